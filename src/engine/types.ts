@@ -1,0 +1,151 @@
+import type { ComposeProject } from '../compose/types.js';
+import type { PlanEntry } from '../plan/types.js';
+
+/** Labels Compose v2 writes, so Compose, Traefik and Portainer recognise berth's stacks. */
+export const LABEL = {
+  project: 'com.docker.compose.project',
+  service: 'com.docker.compose.service',
+  containerNumber: 'com.docker.compose.container-number',
+  oneoff: 'com.docker.compose.oneoff',
+  configHash: 'com.docker.compose.config-hash',
+  workingDir: 'com.docker.compose.project.working_dir',
+  configFiles: 'com.docker.compose.project.config_files',
+  dependsOn: 'com.docker.compose.depends_on',
+  version: 'com.docker.compose.version',
+  image: 'com.docker.compose.image',
+  network: 'com.docker.compose.network',
+  volume: 'com.docker.compose.volume',
+  /** berth's own labels. */
+  managed: 'dev.berth.managed',
+  stackVersion: 'dev.berth.stack-version',
+  generation: 'dev.berth.generation',
+} as const;
+
+export type ContainerState =
+  | 'created'
+  | 'running'
+  | 'paused'
+  | 'restarting'
+  | 'removing'
+  | 'exited'
+  | 'dead';
+
+export type ContainerHealth = 'healthy' | 'unhealthy' | 'starting' | 'none';
+
+export interface ObservedContainer {
+  id: string;
+  name: string;
+  service: string;
+  number: number;
+  state: ContainerState;
+  health: ContainerHealth;
+  /** Value of the config-hash label. */
+  configHash?: string;
+  image: string;
+  /** Image ID the container runs (sha256:...). */
+  imageId: string;
+  labels: Record<string, string>;
+  /** Present when the listing had it or the container was inspected. */
+  exitCode?: number;
+  restartCount?: number;
+  startedAt?: string;
+}
+
+export interface ObservedService {
+  name: string;
+  containers: ObservedContainer[];
+}
+
+export interface ObservedProject {
+  name: string;
+  services: Record<string, ObservedService>;
+  /** Labels of the project's containers that say which stack version berth deployed. */
+  stackVersion?: string;
+  workingDir?: string;
+}
+
+export interface ApplyProgress {
+  step: 'pull' | 'build' | 'network' | 'volume' | 'create' | 'start' | 'wait' | 'stop' | 'remove';
+  subject: string;
+  detail?: string;
+}
+
+export interface ApplyOptions {
+  /** Only converge these services (and nothing else); default: all. */
+  services?: string[];
+  /** Remove containers of services that left the file. Default true. */
+  removeOrphans?: boolean;
+  /** Extra labels put on every container (berth's stack version, for example). Part of the hash. */
+  labels?: Record<string, string>;
+  /** Recreate even when the hash matches. */
+  forceRecreate?: boolean;
+  /** How long depends_on waits may take. Default 120 s. */
+  dependencyTimeoutMs?: number;
+  signal?: AbortSignal;
+  onProgress?: (progress: ApplyProgress) => void;
+}
+
+export interface ApplyResult {
+  /** What was done, one entry per container (create, recreate, unchanged, remove). */
+  plan: PlanEntry[];
+}
+
+export interface DownOptions {
+  /** Also remove the project's named volumes (never external ones). */
+  volumes?: boolean;
+  /** Override each service's stop_grace_period. */
+  timeoutMs?: number;
+}
+
+export interface HealthOptions {
+  /** Only these services; default all services of the project. */
+  services?: string[];
+  timeoutMs: number;
+  /** How long a container without healthcheck must run without restarting. Default 10 s. */
+  stabilityMs?: number;
+  signal?: AbortSignal;
+}
+
+export type ServiceHealthStatus = 'healthy' | 'unhealthy' | 'starting' | 'completed' | 'missing';
+
+export interface ServiceHealth {
+  service: string;
+  status: ServiceHealthStatus;
+  /** One line per container: why it is or is not healthy. */
+  detail: string;
+  containers: ObservedContainer[];
+}
+
+export interface HealthReport {
+  healthy: boolean;
+  /** Why the wait ended: all healthy, a service turned unhealthy, or the timeout passed. */
+  outcome: 'healthy' | 'unhealthy' | 'timeout';
+  services: ServiceHealth[];
+  /** A one-line summary for logs and health history. */
+  detail: string;
+  elapsedMs: number;
+}
+
+/**
+ * The only gateway to Docker. Implemented with dockerode in `docker-engine.ts`;
+ * every other module works against this interface.
+ */
+export interface ContainerEngine {
+  /** Converge the Docker host to the project, the way `docker compose up -d` does. */
+  apply(project: ComposeProject, options?: ApplyOptions): Promise<ApplyResult>;
+  /** The project's containers as Docker reports them (one listing). */
+  observe(projectName: string): Promise<ObservedProject>;
+  /** All projects whose containers carry `filterLabel` (default: berth's managed label), one listing in all. */
+  observeAll(filterLabel?: string): Promise<Map<string, ObservedProject>>;
+  /** Stop the project's containers without removing them. */
+  stop(projectName: string, options?: { timeoutMs?: number }): Promise<void>;
+  /** Start the project's existing containers again. */
+  start(projectName: string): Promise<void>;
+  /** Remove containers and the project's networks (and named volumes with `volumes`). */
+  down(projectName: string, options?: DownOptions): Promise<void>;
+  /** Wait until the project is healthy, unhealthy, or the timeout passes, following Docker's events. */
+  waitHealthy(project: ComposeProject, options: HealthOptions): Promise<HealthReport>;
+  /** Docker API calls made so far (for benchmarks and the no-op guarantee). */
+  callCount(): number;
+  close(): Promise<void>;
+}

@@ -1,0 +1,139 @@
+/**
+ * The state store: stacks, deployments (with their journal), health history and bad marks,
+ * in SQLite; plus the running_stacks/ and good_stacks/ folders. Writes that must survive a
+ * crash are transactions; folders are built in a temporary folder and renamed into place.
+ */
+
+/** Seed 001's stack states. */
+export type StackState = 'CREATING' | 'STABLE' | 'AVAILABLE' | 'MIGRATING' | 'BROKEN';
+
+/** Seed 001's deployment states. */
+export type DeploymentState =
+  | 'QUEUED'
+  | 'TRIGGERED'
+  | 'WAITING'
+  | 'RUNNING'
+  | 'DONE'
+  | 'FAILED'
+  | 'ROLLED_BACK';
+
+export type ConditionType = 'Ready' | 'Reconciling' | 'Stalled';
+
+/** Flux-style status condition. */
+export interface Condition {
+  type: ConditionType;
+  status: 'True' | 'False' | 'Unknown';
+  /** PascalCase, e.g. ReconciliationSucceeded, HealthCheckFailed, VersionMarkedBad. */
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
+}
+
+export interface VersionRef {
+  version: string;
+  commit: string;
+}
+
+export interface StackRecord {
+  name: string;
+  state: StackState;
+  suspended: boolean;
+  running?: VersionRef;
+  good?: VersionRef;
+  lastAppliedVersion?: string;
+  lastAttemptedVersion?: string;
+  health?: 'healthy' | 'unhealthy' | 'unknown';
+  conditions: Condition[];
+  updatedAt: string;
+}
+
+export interface DeploymentRecord {
+  id: number;
+  stack: string;
+  version: string;
+  commit: string;
+  previousVersion?: string;
+  method: string;
+  state: DeploymentState;
+  /** What asked for it: reconcile, rollback, cli, webhook:<name>, api:<token name>. */
+  trigger: string;
+  startedAt: string;
+  finishedAt?: string;
+  /** succeeded, failed, rolled-back, skipped, interrupted. */
+  result?: string;
+  message?: string;
+}
+
+/** One journal line of a deployment: written before the step runs. */
+export interface JournalEntry {
+  deploymentId: number;
+  seq: number;
+  step: string;
+  detail: string;
+  at: string;
+}
+
+export interface HealthRecord {
+  stack: string;
+  version: string;
+  commit: string;
+  health: 'healthy' | 'unhealthy';
+  detail: string;
+  at: string;
+}
+
+export interface BadVersion {
+  stack: string;
+  version: string;
+  commit: string;
+  reason: string;
+  at: string;
+}
+
+export interface StateStore {
+  getStack(name: string): StackRecord | undefined;
+  listStacks(): StackRecord[];
+  /** Creates or updates fields of a stack record in one transaction. */
+  upsertStack(name: string, patch: Partial<Omit<StackRecord, 'name'>>): StackRecord;
+  setCondition(name: string, condition: Omit<Condition, 'lastTransitionTime'>): void;
+
+  startDeployment(input: Omit<DeploymentRecord, 'id' | 'startedAt' | 'state'> & { state?: DeploymentState }): DeploymentRecord;
+  updateDeployment(id: number, patch: Partial<Omit<DeploymentRecord, 'id' | 'stack'>>): void;
+  /** Journal a step before running it. */
+  journal(id: number, step: string, detail?: string): void;
+  /** Appends to the deployment's log (hook output, messages). */
+  appendLog(id: number, text: string): void;
+  getLog(id: number): string;
+  getJournal(id: number): JournalEntry[];
+  listDeployments(stack: string, limit?: number): DeploymentRecord[];
+  /** Deployments left RUNNING (or earlier non-final states) by a crash. */
+  unfinishedDeployments(): DeploymentRecord[];
+
+  recordHealth(record: Omit<HealthRecord, 'at'>): void;
+  healthHistory(stack: string, limit?: number): HealthRecord[];
+
+  markBad(input: Omit<BadVersion, 'at'>): void;
+  isBad(stack: string, version: string): BadVersion | undefined;
+  /** Clears one bad mark, or all of the stack's when version is omitted; returns how many. */
+  unmark(stack: string, version?: string): number;
+  listBad(stack?: string): BadVersion[];
+
+  close(): void;
+}
+
+/** running_stacks/ and good_stacks/ under the data directory. */
+export interface StackFolders {
+  runningDir(stack: string): string;
+  goodDir(stack: string): string;
+  /** Replace running_stacks/<stack> with a copy of `from` plus version.txt, atomically. */
+  putRunning(stack: string, from: string, ref: VersionRef): Promise<void>;
+  /** Snapshot running_stacks/<stack> into good_stacks/<stack>, atomically. */
+  snapshotGood(stack: string): Promise<void>;
+  /** Replace running_stacks/<stack> with good_stacks/<stack>, atomically. */
+  restoreGood(stack: string): Promise<void>;
+  readRunningVersion(stack: string): Promise<VersionRef | undefined>;
+  readGoodVersion(stack: string): Promise<VersionRef | undefined>;
+  clearRunning(stack: string): Promise<void>;
+  /** Move both folders of a pruned stack into archive/<stack>-<time>/. */
+  archive(stack: string): Promise<string>;
+}
