@@ -14,7 +14,11 @@ export class BerthError extends Error {
   readonly reason: string;
   readonly place: ErrorPlace;
 
-  constructor(reason: string, message: string, options: { cause?: unknown; place?: ErrorPlace } = {}) {
+  constructor(
+    reason: string,
+    message: string,
+    options: { cause?: unknown; place?: ErrorPlace } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.reason = reason;
@@ -25,7 +29,11 @@ export class BerthError extends Error {
 /** Invalid berth configuration (config file, env overrides). Exit code 2. */
 export class ConfigError extends BerthError {
   readonly problems: string[];
-  constructor(message: string, problems: string[], options: { cause?: unknown; file?: string } = {}) {
+  constructor(
+    message: string,
+    problems: string[],
+    options: { cause?: unknown; file?: string } = {},
+  ) {
     super('ConfigInvalid', message, { cause: options.cause, place: { file: options.file } });
     this.problems = problems;
   }
@@ -33,7 +41,11 @@ export class ConfigError extends BerthError {
 
 /** A compose file berth cannot load: names the file, the service and the field. */
 export class ComposeError extends BerthError {
-  constructor(reason: string, message: string, options: { cause?: unknown; place?: ErrorPlace } = {}) {
+  constructor(
+    reason: string,
+    message: string,
+    options: { cause?: unknown; place?: ErrorPlace } = {},
+  ) {
     super(reason, message, options);
   }
 }
@@ -85,7 +97,7 @@ export function describeError(err: unknown): string {
       parts.push(current.message);
       current = current.cause;
     } else {
-      parts.push(String(current));
+      parts.push(typeof current === 'string' ? current : JSON.stringify(current));
       break;
     }
   }

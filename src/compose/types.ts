@@ -93,9 +93,7 @@ export type HealthcheckConfig =
     };
 
 export type DependsOnCondition =
-  | 'service_started'
-  | 'service_healthy'
-  | 'service_completed_successfully';
+  'service_started' | 'service_healthy' | 'service_completed_successfully';
 
 export interface DependsOnConfig {
   condition: DependsOnCondition;
@@ -233,7 +231,12 @@ export interface NetworkConfig {
   driverOpts: Record<string, string>;
   ipam?: {
     driver?: string;
-    config: { subnet?: string; gateway?: string; ipRange?: string; auxAddresses?: Record<string, string> }[];
+    config: {
+      subnet?: string;
+      gateway?: string;
+      ipRange?: string;
+      auxAddresses?: Record<string, string>;
+    }[];
     options?: Record<string, string>;
   };
   internal: boolean;

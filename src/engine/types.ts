@@ -22,13 +22,7 @@ export const LABEL = {
 } as const;
 
 export type ContainerState =
-  | 'created'
-  | 'running'
-  | 'paused'
-  | 'restarting'
-  | 'removing'
-  | 'exited'
-  | 'dead';
+  'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
 
 export type ContainerHealth = 'healthy' | 'unhealthy' | 'starting' | 'none';
 

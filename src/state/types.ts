@@ -9,13 +9,7 @@ export type StackState = 'CREATING' | 'STABLE' | 'AVAILABLE' | 'MIGRATING' | 'BR
 
 /** Seed 001's deployment states. */
 export type DeploymentState =
-  | 'QUEUED'
-  | 'TRIGGERED'
-  | 'WAITING'
-  | 'RUNNING'
-  | 'DONE'
-  | 'FAILED'
-  | 'ROLLED_BACK';
+  'QUEUED' | 'TRIGGERED' | 'WAITING' | 'RUNNING' | 'DONE' | 'FAILED' | 'ROLLED_BACK';
 
 export type ConditionType = 'Ready' | 'Reconciling' | 'Stalled';
 
@@ -97,7 +91,9 @@ export interface StateStore {
   upsertStack(name: string, patch: Partial<Omit<StackRecord, 'name'>>): StackRecord;
   setCondition(name: string, condition: Omit<Condition, 'lastTransitionTime'>): void;
 
-  startDeployment(input: Omit<DeploymentRecord, 'id' | 'startedAt' | 'state'> & { state?: DeploymentState }): DeploymentRecord;
+  startDeployment(
+    input: Omit<DeploymentRecord, 'id' | 'startedAt' | 'state'> & { state?: DeploymentState },
+  ): DeploymentRecord;
   updateDeployment(id: number, patch: Partial<Omit<DeploymentRecord, 'id' | 'stack'>>): void;
   /** Journal a step before running it. */
   journal(id: number, step: string, detail?: string): void;
