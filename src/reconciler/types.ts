@@ -1,6 +1,12 @@
 import type { BerthError } from '../errors.js';
 import type { PlanEntry } from '../plan/types.js';
-import type { SourceRevision } from '../source/types.js';
+import type { Clock } from '../clock.js';
+import type { ContainerEngine } from '../engine/types.js';
+import type { HookRunner } from '../hooks/types.js';
+import type { Logger } from '../log.js';
+import type { SourceRevision, StackSource } from '../source/types.js';
+import type { SettingsDefaults } from '../stack/types.js';
+import type { StackFolders, StateStore } from '../state/types.js';
 
 /**
  * How one stack's reconcile ended: `done` (converged or nothing to do), `retry-later`
@@ -50,4 +56,31 @@ export interface PassResult {
   stacks: StackOutcome[];
   /** true when every stack converged (nothing failed or was rolled back). */
   ok: boolean;
+}
+
+/** What a reconciler needs, built in the composition root (src/main.ts) and handed in. */
+export interface ReconcilerDeps {
+  source: StackSource;
+  engine: ContainerEngine;
+  store: StateStore;
+  folders: StackFolders;
+  hooks: HookRunner;
+  clock: Clock;
+  logger: Logger;
+  settings: {
+    /** Globs of stack folders, relative to the checkout root. */
+    paths: string[];
+    defaults: SettingsDefaults;
+    /** Bring down stacks whose folder left the repository. */
+    prune: boolean;
+  };
+}
+
+export interface Reconciler {
+  /** One full pass: sync the source, discover, plan, apply changed stacks, record. */
+  reconcileOnce(options?: ReconcileOptions): Promise<PassResult>;
+  /** Deploy the good version (or a named earlier version found in history) again. */
+  rollback(stack: string, options?: { to?: string; trigger?: string }): Promise<StackOutcome>;
+  /** Bring a stack down (volumes kept) and record it. */
+  down(stack: string, options?: { trigger?: string }): Promise<void>;
 }
