@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The one test command: prepares the machine (Docker, fixture image, dependencies),
-# then runs lint, typecheck and every test. `.ci/run` calls this.
+# then runs lint, typecheck, build and every test. `.ci/run` calls this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,7 +8,21 @@ bash scripts/ensure-docker.sh
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
-echo "== lint" && npx eslint . && npx prettier --check . >/dev/null
-echo "== typecheck" && npx tsc -p tsconfig.json --noEmit
-echo "== build" && npx tsc -p tsconfig.build.json
-echo "== tests" && npx vitest run "$@"
+echo "== lint"
+npx eslint .
+npx prettier --check . >/dev/null || { npx prettier --check . ; exit 1; }
+echo "== typecheck"
+npx tsc -p tsconfig.json --noEmit
+echo "== build"
+npx tsc -p tsconfig.build.json
+echo "== tests"
+report=$(mktemp)
+status=0
+npx vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@" || status=$?
+# One plain closing line, whatever the runner printed above it.
+node -e '
+  const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
+' "$report" || true
+rm -f "$report"
+exit "$status"

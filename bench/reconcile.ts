@@ -1,0 +1,287 @@
+/**
+ * Reconcile benchmark: a no-op pass (nothing changed) over many stacks, against the pass's
+ * floor (git fetch + hashing the stack folders: `source.sync()` + `discoverStacks`), and the
+ * Docker API calls a no-op pass makes, which must not grow with the number of stacks.
+ *
+ *   npx tsx bench/reconcile.ts [--stacks 200] [--small 50] [--reps 5] [--json]
+ *
+ * Setup (one time per run, not measured): a bare git repository with `--small` stacks,
+ * deployed with the blind method; measured; then grown to `--stacks` stacks, deployed, and
+ * measured again. Every stack is one `sleep` container with `network_mode: none`, so 200
+ * stacks do not exhaust Docker's address pools with 200 networks. Everything created is
+ * removed at the end, also on error or Ctrl-C.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { loadConfig } from '../src/config/index.js';
+import { createLogger } from '../src/log.js';
+import { createApp, sourceRoot, type App } from '../src/main.js';
+import { discoverStacks } from '../src/stack/discover.js';
+
+const FIXTURE_IMAGE = process.env.BERTH_FIXTURE_IMAGE ?? 'berth-fixture/busybox:latest';
+
+interface Args {
+  stacks: number;
+  small: number;
+  reps: number;
+  json: boolean;
+}
+
+interface Measure {
+  stacks: number;
+  noop_ms: number;
+  floor_ms: number;
+  ratio: number;
+  docker_calls: number;
+  deploy_ms: number;
+}
+
+function parseArgs(argv: string[]): Args {
+  const value = (name: string, fallback: number): number => {
+    const i = argv.indexOf(`--${name}`);
+    const n = i === -1 ? fallback : Number(argv[i + 1]);
+    if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} needs a positive whole number`);
+    return n;
+  };
+  const args = {
+    stacks: value('stacks', 200),
+    small: value('small', 50),
+    reps: value('reps', 5),
+    json: argv.includes('--json'),
+  };
+  if (args.small > args.stacks) args.small = args.stacks;
+  return args;
+}
+
+function git(cwd: string, ...args: string[]): void {
+  execFileSync('git', ['-c', 'user.name=bench', '-c', 'user.email=bench@berth', ...args], {
+    cwd,
+    stdio: 'ignore',
+  });
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 10) / 10;
+}
+
+async function writeStacks(work: string, prefix: string, from: number, to: number): Promise<void> {
+  for (let i = from; i < to; i++) {
+    const dir = path.join(work, 'stacks', `${prefix}-${String(i).padStart(3, '0')}`);
+    await mkdir(dir, { recursive: true });
+    await writeFile(
+      path.join(dir, 'compose.yaml'),
+      [
+        'x-berth:',
+        '  method: blind',
+        'services:',
+        '  app:',
+        `    image: ${FIXTURE_IMAGE}`,
+        '    command: ["sleep", "3600"]',
+        '    network_mode: none',
+        '    stop_grace_period: 1s',
+        '',
+      ].join('\n'),
+    );
+  }
+  git(work, 'add', '.');
+  git(work, 'commit', '-q', '-m', `stacks ${from}..${to - 1}`);
+  git(work, 'push', '-q', 'origin', 'HEAD:main');
+}
+
+async function measure(app: App, stacks: number, reps: number, deployMs: number): Promise<Measure> {
+  const root = sourceRoot(app.config);
+  const noop: number[] = [];
+  const floor: number[] = [];
+  const calls: number[] = [];
+  // A warm-up pass of each, so the first repetition does not pay for cold caches.
+  await app.source.sync();
+  await app.reconciler.reconcileOnce({ trigger: 'bench' });
+  for (let rep = 0; rep < reps; rep++) {
+    let t = performance.now();
+    await app.source.sync();
+    const discovery = await discoverStacks(root, app.config.source.paths, app.config.defaults);
+    floor.push(performance.now() - t);
+    if (discovery.stacks.length !== stacks) {
+      throw new Error(`discovered ${discovery.stacks.length} stacks, expected ${stacks}`);
+    }
+
+    const before = app.engine.callCount();
+    t = performance.now();
+    const pass = await app.reconciler.reconcileOnce({ trigger: 'bench' });
+    noop.push(performance.now() - t);
+    calls.push(app.engine.callCount() - before);
+    const changed = pass.stacks.filter((s) => s.result !== 'unchanged');
+    if (!pass.ok || changed.length > 0 || pass.stacks.length !== stacks) {
+      throw new Error(
+        `the no-op pass was not one: ${changed.length} stacks changed (${changed
+          .slice(0, 3)
+          .map((s) => `${s.stack}: ${s.result} ${s.message}`)
+          .join('; ')})`,
+      );
+    }
+  }
+  const noopMs = median(noop);
+  const floorMs = median(floor);
+  return {
+    stacks,
+    noop_ms: round(noopMs),
+    floor_ms: round(floorMs),
+    ratio: Math.round((noopMs / floorMs) * 100) / 100,
+    docker_calls: Math.max(...calls),
+    deploy_ms: Math.round(deployMs),
+  };
+}
+
+async function deployAll(app: App, expected: number): Promise<number> {
+  const t = performance.now();
+  const pass = await app.reconciler.reconcileOnce({ trigger: 'bench' });
+  const failed = pass.stacks.filter((s) => s.result !== 'deployed' && s.result !== 'unchanged');
+  if (!pass.ok || failed.length > 0 || pass.stacks.length !== expected) {
+    throw new Error(
+      `setup deploy failed for ${failed.length} of ${pass.stacks.length} stacks: ${failed
+        .slice(0, 3)
+        .map((s) => `${s.stack}: ${s.message}`)
+        .join('; ')}`,
+    );
+  }
+  return performance.now() - t;
+}
+
+async function cleanup(
+  app: App | undefined,
+  prefix: string,
+  tmp: string | undefined,
+): Promise<void> {
+  if (app !== undefined) {
+    try {
+      const projects = await app.engine.observeAll();
+      const mine = [...projects.keys()].filter((name) => name.startsWith(`${prefix}-`));
+      // A few at a time: the daemon is shared with whatever else runs on the machine.
+      for (let i = 0; i < mine.length; i += 8) {
+        await Promise.all(
+          mine.slice(i, i + 8).map((name) =>
+            app.engine.down(name).catch((err: unknown) => {
+              console.error(`cleanup: down ${name} failed: ${String(err)}`);
+            }),
+          ),
+        );
+      }
+    } finally {
+      await app.close();
+    }
+  }
+  if (tmp !== undefined) await rm(tmp, { recursive: true, force: true });
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const prefix = `bench-${randomBytes(3).toString('hex')}`;
+  const log = (text: string): void => {
+    if (!args.json) console.error(text);
+  };
+  let tmp: string | undefined;
+  let app: App | undefined;
+  let cleaning: Promise<void> | undefined;
+  const clean = (): Promise<void> => (cleaning ??= cleanup(app, prefix, tmp));
+  const onSignal = (): void => {
+    void clean().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  try {
+    tmp = await mkdtemp(path.join(tmpdir(), 'berth-bench-'));
+    const bare = path.join(tmp, 'remote.git');
+    const work = path.join(tmp, 'work');
+    git(tmp, 'init', '-q', '--bare', '--initial-branch=main', bare);
+    git(tmp, 'clone', '-q', bare, work);
+    const configFile = path.join(tmp, 'berth.yaml');
+    await writeFile(
+      configFile,
+      [
+        'source:',
+        '  git:',
+        `    url: file://${bare}`,
+        '    branch: main',
+        '  paths: ["stacks/*"]',
+        'dataDir: ./data',
+        'defaults:',
+        '  stabilityPeriod: 500ms',
+        '',
+      ].join('\n'),
+    );
+    const config = await loadConfig({ file: configFile, env: {} });
+    app = createApp(config, { logger: createLogger({ level: 'warn' }) });
+
+    const results: Measure[] = [];
+    log(`setup: deploying ${args.small} stacks (blind)…`);
+    await writeStacks(work, prefix, 0, args.small);
+    let deployMs = await deployAll(app, args.small);
+    log(`measuring ${args.small} stacks, ${args.reps} repetitions…`);
+    results.push(await measure(app, args.small, args.reps, deployMs));
+
+    if (args.stacks > args.small) {
+      log(`setup: deploying ${args.stacks - args.small} more stacks (blind)…`);
+      await writeStacks(work, prefix, args.small, args.stacks);
+      deployMs = await deployAll(app, args.stacks);
+      log(`measuring ${args.stacks} stacks, ${args.reps} repetitions…`);
+      results.push(await measure(app, args.stacks, args.reps, deployMs));
+    }
+
+    const big = results[results.length - 1]!;
+    const small = results[0]!;
+    if (!args.json) {
+      console.log('');
+      console.log('stacks  noop_ms  floor_ms  noop/floor  docker_calls  setup_deploy_ms');
+      for (const r of results) {
+        console.log(
+          `${String(r.stacks).padEnd(6)}  ${String(r.noop_ms).padEnd(7)}  ${String(r.floor_ms).padEnd(8)}  ${String(
+            r.ratio,
+          ).padEnd(10)}  ${String(r.docker_calls).padEnd(12)}  ${r.deploy_ms}`,
+        );
+      }
+      console.log('');
+      console.log(
+        `target: no-op pass <= 1.5x floor: ${big.ratio <= 1.5 ? 'met' : 'MISSED'} (${big.ratio}x at ${big.stacks} stacks)`,
+      );
+      console.log(
+        `target: Docker calls independent of unchanged stacks: ${
+          big.docker_calls <= small.docker_calls ? 'met' : 'MISSED'
+        } (${small.docker_calls} at ${small.stacks}, ${big.docker_calls} at ${big.stacks})`,
+      );
+    }
+    console.log(
+      JSON.stringify({
+        stacks: big.stacks,
+        noop_ms: big.noop_ms,
+        floor_ms: big.floor_ms,
+        docker_calls: big.docker_calls,
+        ratio: big.ratio,
+        small: {
+          stacks: small.stacks,
+          noop_ms: small.noop_ms,
+          floor_ms: small.floor_ms,
+          docker_calls: small.docker_calls,
+        },
+      }),
+    );
+  } finally {
+    log('cleanup: bringing the benchmark stacks down…');
+    await clean();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+  process.exitCode = 1;
+});

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Deploys the bundled examples (examples/stacks/*) with berth, using this repository's
+# committed HEAD as the git source, then prints `berth status`. Safe to run again: the
+# second run finds every stack unchanged. Works offline: the examples only use the local
+# fixture image, which scripts/ensure-docker.sh builds.
+#
+#   bash scripts/example.sh                      deploy (or re-check) the examples
+#   bash scripts/example.sh history worker -v    any other berth command, same config
+#   bash scripts/example.sh down                 bring the three example stacks down again
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+bash scripts/ensure-docker.sh
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
+npx tsc -p tsconfig.build.json
+
+branch=$(git rev-parse --abbrev-ref HEAD)
+if [ "$branch" = HEAD ]; then
+  echo "example.sh: the checkout is on a detached HEAD; check out a branch first" >&2
+  exit 2
+fi
+if ! git diff --quiet HEAD -- examples/stacks ||
+  [ -n "$(git ls-files --others --exclude-standard examples/stacks)" ]; then
+  echo "note: examples/stacks has uncommitted changes; berth deploys what is committed on $branch" >&2
+fi
+
+# config.example.yaml is the documented config; these overrides point it at this repository.
+export BERTH_GIT_URL="file://$root"
+export BERTH_GIT_BRANCH="$branch"
+export BERTH_SOURCE__PATHS='["examples/stacks/*"]'
+export BERTH_DATA_DIR="$root/data"
+
+berth() { node "$root/dist/cli/main.js" "$@" --config "$root/config.example.yaml"; }
+
+if [ "${1:-}" = down ] && [ $# = 1 ]; then
+  for stack in webapp whoami worker; do berth down "$stack"; done
+  exit 0
+fi
+if [ $# -gt 0 ]; then
+  berth "$@"
+  exit
+fi
+
+result=0
+berth reconcile --once || result=$?
+echo
+berth status || true
+if [ "$result" = 0 ]; then
+  echo
+  echo "webapp: curl http://127.0.0.1:18080/   whoami: curl http://127.0.0.1:18081/"
+  echo "hook output: bash scripts/example.sh history worker --verbose"
+fi
+exit "$result"

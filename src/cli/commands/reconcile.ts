@@ -1,0 +1,120 @@
+import type { PassResult, StackOutcome } from '../../reconciler/types.js';
+import type { CliContext } from '../context.js';
+import { EXIT, UsageError, type ExitCode } from '../exit-codes.js';
+import { errorToJson, formatError, formatTable, shortHash, type ErrorJson } from '../format.js';
+
+export interface ReconcileCommandOptions {
+  once?: boolean;
+  dryRun?: boolean;
+  stack?: string[];
+}
+
+/**
+ * `berth reconcile --once`: one full pass. Without --once it refuses (exit 2): the daemon
+ * that reconciles continuously comes in a later version, and silently running one pass
+ * would surprise whoever expected a long-running process.
+ */
+export async function reconcileCommand(
+  ctx: CliContext,
+  options: ReconcileCommandOptions,
+): Promise<ExitCode> {
+  if (options.once !== true) {
+    throw new UsageError(
+      'berth reconcile needs --once: the daemon (continuous reconciling) arrives in a later version',
+    );
+  }
+  const app = await ctx.openApp();
+  ctx.out.progress('syncing source…');
+  const result = await app.reconciler.reconcileOnce({
+    dryRun: options.dryRun === true,
+    stacks: options.stack !== undefined && options.stack.length > 0 ? options.stack : undefined,
+    trigger: 'cli',
+    onProgress: (event) => {
+      const who = event.stack ?? 'berth';
+      ctx.out.progress(
+        `${who}: ${event.step}${event.detail === undefined ? '' : ` ${event.detail}`}`,
+      );
+    },
+  });
+  ctx.out.result(passToJson(result, options.dryRun === true), () =>
+    options.dryRun === true ? formatDryRun(result) : formatPass(result),
+  );
+  return result.ok ? EXIT.ok : EXIT.failed;
+}
+
+export interface OutcomeJson extends Omit<StackOutcome, 'error'> {
+  error?: ErrorJson;
+}
+
+export function outcomeToJson(outcome: StackOutcome): OutcomeJson {
+  const { error, ...rest } = outcome;
+  return error === undefined ? rest : { ...rest, error: errorToJson(error) };
+}
+
+function passToJson(result: PassResult, dryRun: boolean): unknown {
+  return {
+    ok: result.ok,
+    dryRun,
+    revision: result.revision,
+    sourceError: result.sourceError === undefined ? undefined : errorToJson(result.sourceError),
+    plan: result.plan,
+    stacks: result.stacks.map(outcomeToJson),
+  };
+}
+
+function revisionLine(result: PassResult): string[] {
+  const lines: string[] = [];
+  if (result.revision !== undefined) {
+    const { ref, commit, dir } = result.revision;
+    lines.push(`source ${ref} @ ${shortHash(commit, 7) ?? '-'} (${dir})`);
+  }
+  if (result.sourceError !== undefined) {
+    lines.push(
+      `warning: source unavailable, using the last fetched revision\n${formatError(result.sourceError)}`,
+    );
+  }
+  return lines;
+}
+
+function formatPass(result: PassResult): string {
+  const lines = revisionLine(result);
+  if (result.stacks.length === 0) {
+    lines.push('no stacks found');
+    return lines.join('\n');
+  }
+  lines.push(
+    formatTable(
+      ['STACK', 'RESULT', 'VERSION', 'MESSAGE'],
+      result.stacks.map((s) => [s.stack, s.result, shortHash(s.version), s.message]),
+    ),
+  );
+  for (const s of result.stacks) {
+    if (s.error !== undefined && !s.message.includes(s.error.message)) {
+      lines.push(`${s.stack}: ${formatError(s.error)}`);
+    }
+  }
+  lines.push(summary(result.stacks));
+  return lines.join('\n');
+}
+
+function formatDryRun(result: PassResult): string {
+  const lines = revisionLine(result);
+  if (result.plan.length === 0) lines.push('no stacks found');
+  else {
+    lines.push(
+      formatTable(
+        ['STACK', 'ACTION', 'REASON'],
+        result.plan.map((entry) => [entry.subject, entry.action, entry.reason]),
+      ),
+    );
+  }
+  lines.push('dry run: nothing was changed');
+  return lines.join('\n');
+}
+
+function summary(stacks: StackOutcome[]): string {
+  const counts = new Map<string, number>();
+  for (const s of stacks) counts.set(s.result, (counts.get(s.result) ?? 0) + 1);
+  const parts = [...counts].map(([result, n]) => `${n} ${result}`);
+  return `${stacks.length} stack${stacks.length === 1 ? '' : 's'}: ${parts.join(', ')}`;
+}

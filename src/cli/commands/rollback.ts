@@ -1,0 +1,30 @@
+import type { CliContext } from '../context.js';
+import { EXIT, UsageError, type ExitCode } from '../exit-codes.js';
+import { formatError, shortHash } from '../format.js';
+import { outcomeToJson } from './reconcile.js';
+
+export interface RollbackCommandOptions {
+  to?: string;
+}
+
+/** `berth rollback STACK [--to VERSION]`: deploy the good version, or a named earlier one, again. */
+export async function rollbackCommand(
+  ctx: CliContext,
+  stack: string,
+  options: RollbackCommandOptions,
+): Promise<ExitCode> {
+  const app = await ctx.openApp();
+  if (app.store.getStack(stack) === undefined) {
+    throw new UsageError(`berth knows no stack named ${stack}`, { stack });
+  }
+  ctx.out.progress(`${stack}: rolling back${options.to === undefined ? '' : ` to ${options.to}`}…`);
+  const outcome = await app.reconciler.rollback(stack, { to: options.to, trigger: 'cli' });
+  const ok = outcome.result === 'deployed' || outcome.result === 'unchanged';
+  ctx.out.result({ ok, ...outcomeToJson(outcome) }, () => {
+    const head = `${stack}: ${outcome.result}${
+      outcome.version === undefined ? '' : ` ${shortHash(outcome.version)}`
+    } — ${outcome.message}`;
+    return outcome.error === undefined ? head : `${head}\n${formatError(outcome.error)}`;
+  });
+  return ok ? EXIT.ok : EXIT.failed;
+}

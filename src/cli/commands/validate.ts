@@ -1,0 +1,179 @@
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { loadProject } from '../../compose/load.js';
+import { DefaultsConfig } from '../../config/schema.js';
+import { BerthError, StackError } from '../../errors.js';
+import { sourceRoot } from '../../main.js';
+import type { DeployMethod, SettingsDefaults } from '../../stack/types.js';
+import { discoverStacks } from '../../stack/discover.js';
+import type { CliContext } from '../context.js';
+import { EXIT, UsageError, type ExitCode } from '../exit-codes.js';
+import { errorToJson, formatError, formatTable, shortHash, type ErrorJson } from '../format.js';
+
+/** Globs used for `validate DIR` when no config names any. */
+export const FALLBACK_PATHS = ['*', 'stacks/*'];
+
+export interface StackValidation {
+  stack: string;
+  dir: string;
+  valid: boolean;
+  version?: string;
+  method?: DeployMethod;
+  settingsFrom?: string;
+  services?: string[];
+  warnings: string[];
+  error?: ErrorJson;
+}
+
+/**
+ * `berth validate [DIR]`: discovery, deploy settings and the full compose load of every
+ * stack, without Docker. Exit 0 when every stack is valid, 1 when one is not (or none was
+ * found): a bad stack is a finding about the repository, not a misuse of the command.
+ */
+export async function validateCommand(ctx: CliContext, dir: string | undefined): Promise<ExitCode> {
+  const target = await resolveTarget(ctx, dir);
+  const info = await stat(target.root).catch(() => undefined);
+  if (info === undefined || !info.isDirectory()) {
+    throw new UsageError(
+      dir === undefined
+        ? `no checkout at ${target.root} yet: run berth reconcile --once first, or pass DIR`
+        : `${target.root} is not a folder`,
+    );
+  }
+
+  ctx.out.progress(`validating stacks in ${target.root}…`);
+  const discovery = await discoverStacks(target.root, target.paths, target.defaults);
+  const results: StackValidation[] = [];
+  const failures: Failure[] = [];
+  for (const broken of discovery.broken) {
+    failures.push({ stack: broken.name, err: broken.error });
+    results.push({
+      stack: broken.name,
+      dir: broken.dir,
+      valid: false,
+      version: broken.version,
+      warnings: [],
+      error: errorToJson(broken.error),
+    });
+  }
+  for (const stack of discovery.stacks) {
+    ctx.out.progress(`validating ${stack.name}…`);
+    const base = {
+      stack: stack.name,
+      dir: stack.dir,
+      version: stack.version,
+      method: stack.settings.method,
+      settingsFrom: stack.settings.file ?? stack.settings.origin,
+    };
+    try {
+      const loaded = await loadProject(stack.dir, {
+        projectName: stack.name,
+        file: stack.composeFile,
+      });
+      results.push({
+        ...base,
+        valid: true,
+        services: Object.keys(loaded.project.services),
+        warnings: loaded.warnings,
+      });
+    } catch (err) {
+      const error =
+        err instanceof BerthError
+          ? err
+          : new StackError('ComposeUnreadable', `cannot load ${stack.composeFile}`, {
+              cause: err,
+              place: { file: stack.composeFile, stack: stack.name },
+            });
+      failures.push({ stack: stack.name, err: error });
+      results.push({ ...base, valid: false, warnings: [], error: errorToJson(error) });
+    }
+  }
+  results.sort((a, b) => a.stack.localeCompare(b.stack) || a.dir.localeCompare(b.dir));
+  const ok = results.length > 0 && results.every((r) => r.valid);
+
+  ctx.out.result({ ok, root: target.root, paths: target.paths, stacks: results }, () =>
+    formatValidation(target.root, target.paths, results, failures),
+  );
+  return ok ? EXIT.ok : EXIT.failed;
+}
+
+interface Failure {
+  stack: string;
+  err: unknown;
+}
+
+interface Target {
+  root: string;
+  paths: string[];
+  defaults: SettingsDefaults;
+}
+
+async function resolveTarget(ctx: CliContext, dir: string | undefined): Promise<Target> {
+  if (dir === undefined) {
+    const config = await ctx.loadConfig();
+    return { root: sourceRoot(config), paths: config.source.paths, defaults: config.defaults };
+  }
+  // With DIR, a config is optional: used when named (or ./berth.yaml exists), else defaults.
+  const root = path.resolve(dir);
+  const named = ctx.options.config ?? ctx.env.BERTH_CONFIG;
+  const fallbackExists = await stat('berth.yaml').then(
+    (s) => s.isFile(),
+    () => false,
+  );
+  if (named !== undefined || fallbackExists) {
+    const config = await ctx.loadConfig();
+    return { root, paths: config.source.paths, defaults: config.defaults };
+  }
+  return { root, paths: FALLBACK_PATHS, defaults: builtInDefaults() };
+}
+
+/** The config schema's defaults, so validate DIR judges stacks as a default berth would. */
+function builtInDefaults(): SettingsDefaults {
+  const d = DefaultsConfig.parse({});
+  return {
+    deploy: d.deploy,
+    method: d.method,
+    healthTimeoutMs: d.healthTimeout,
+    stabilityMs: d.stabilityPeriod,
+    markBad: d.markBad,
+    redeployGood: d.redeployGood,
+    hooks: { timeoutMs: d.hookTimeout },
+  };
+}
+
+function formatValidation(
+  root: string,
+  paths: string[],
+  results: StackValidation[],
+  failures: Failure[],
+): string {
+  if (results.length === 0) {
+    return `no stacks found in ${root} (paths ${paths.join(', ')}): a stack is a folder holding compose.yaml`;
+  }
+  const lines = [
+    formatTable(
+      ['STACK', 'RESULT', 'VERSION', 'METHOD', 'SERVICES', 'SETTINGS'],
+      results.map((r) => [
+        r.stack,
+        r.valid ? 'ok' : 'invalid',
+        shortHash(r.version),
+        r.method,
+        r.services?.join(','),
+        r.settingsFrom === undefined
+          ? undefined
+          : path.relative(root, r.settingsFrom) || r.settingsFrom,
+      ]),
+    ),
+  ];
+  for (const r of results) {
+    for (const w of r.warnings) lines.push(`${r.stack}: warning: ${w}`);
+  }
+  for (const f of failures) lines.push(`${f.stack}: ${formatError(f.err)}`);
+  const invalid = results.filter((r) => !r.valid).length;
+  lines.push(
+    invalid === 0
+      ? `${results.length} stack${results.length === 1 ? '' : 's'} valid`
+      : `${invalid} of ${results.length} stack${results.length === 1 ? '' : 's'} invalid`,
+  );
+  return lines.join('\n');
+}

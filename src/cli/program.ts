@@ -1,0 +1,141 @@
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { downCommand } from './commands/down.js';
+import { historyCommand } from './commands/history.js';
+import { reconcileCommand } from './commands/reconcile.js';
+import { rollbackCommand } from './commands/rollback.js';
+import { statusCommand } from './commands/status.js';
+import { unmarkCommand } from './commands/unmark.js';
+import { validateCommand } from './commands/validate.js';
+import { createCliContext, type CliContext, type CliIo, type CommonOptions } from './context.js';
+import { EXIT, exitCodeFor, type ExitCode } from './exit-codes.js';
+import { createOutput } from './output.js';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Runs the berth CLI on `argv` (without node and script) and returns the exit code. */
+export async function runCli(argv: string[], io: CliIo = {}): Promise<ExitCode> {
+  let code: ExitCode = EXIT.ok;
+
+  async function execute(
+    options: CommonOptions,
+    run: (ctx: CliContext) => Promise<ExitCode>,
+  ): Promise<void> {
+    const ctx = createCliContext(options, io);
+    try {
+      code = await run(ctx);
+    } catch (err) {
+      ctx.out.fail(err);
+      code = exitCodeFor(err);
+    } finally {
+      try {
+        await ctx.close();
+      } catch (err) {
+        ctx.logger.warn({ err }, 'closing the app failed');
+      }
+    }
+  }
+
+  const program = buildProgram(execute, io);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    if (!(err instanceof CommanderError)) throw err;
+    code = exitCodeFor(err);
+    // Commander already printed its message; with --json the caller still gets a document.
+    if (code !== EXIT.ok && argv.includes('--json')) {
+      createOutput({ json: true, stdout: io.stdout, stderr: silentStream() }).fail(err);
+    }
+  }
+  return code;
+}
+
+type Execute = (
+  options: CommonOptions,
+  run: (ctx: CliContext) => Promise<ExitCode>,
+) => Promise<void>;
+
+function buildProgram(execute: Execute, io: CliIo): Command {
+  const program = new Command('berth')
+    .description('GitOps reconciler for Docker Compose stacks')
+    .exitOverride()
+    .showHelpAfterError('(run berth help for usage)')
+    .configureOutput({
+      writeOut: (text) => (io.stdout ?? process.stdout).write(text),
+      writeErr: (text) => (io.stderr ?? process.stderr).write(text),
+    });
+
+  function command(name: string, description: string): Command {
+    return program
+      .command(name)
+      .description(description)
+      .option('-c, --config <file>', 'config file (default: $BERTH_CONFIG, else ./berth.yaml)')
+      .option('--json', 'print one JSON document on stdout')
+      .addOption(
+        new Option(
+          '--log-level <level>',
+          'log level on stderr (default warn, or $BERTH_LOG_LEVEL)',
+        ).choices(LOG_LEVELS),
+      )
+      .exitOverride();
+  }
+
+  command('reconcile', 'sync the source and deploy changed stacks')
+    .option('--once', 'run one pass and exit')
+    .option('--dry-run', 'print the plan and change nothing')
+    .option('--stack <name...>', 'only these stacks')
+    .action(
+      async (options: CommonOptions & { once?: boolean; dryRun?: boolean; stack?: string[] }) =>
+        execute(options, (ctx) => reconcileCommand(ctx, options)),
+    );
+
+  command('status', 'show every stack: state, versions, health, last deployment').action(
+    async (options: CommonOptions) => execute(options, (ctx) => statusCommand(ctx)),
+  );
+
+  command('history', "show a stack's deployments and health history")
+    .argument('<stack>', 'stack name')
+    .option('-v, --verbose', 'include each deployment’s journal and log')
+    .option('-n, --limit <count>', 'how many entries', parseCount, 20)
+    .action(async (stack: string, options: CommonOptions & { verbose?: boolean; limit?: number }) =>
+      execute(options, (ctx) => historyCommand(ctx, stack, options)),
+    );
+
+  command('rollback', 'deploy the last good version (or --to an earlier one) again')
+    .argument('<stack>', 'stack name')
+    .option('--to <version>', 'a version from the stack’s history')
+    .action(async (stack: string, options: CommonOptions & { to?: string }) =>
+      execute(options, (ctx) => rollbackCommand(ctx, stack, options)),
+    );
+
+  command('unmark', 'clear bad marks so a version may be deployed again')
+    .argument('<stack>', 'stack name')
+    .argument('[version]', 'version (or unique prefix); all of the stack’s marks when omitted')
+    .action(async (stack: string, version: string | undefined, options: CommonOptions) =>
+      execute(options, (ctx) => unmarkCommand(ctx, stack, version)),
+    );
+
+  command('validate', 'check every stack and settings file without touching Docker')
+    .argument('[dir]', 'folder to check (default: the configured source)')
+    .action(async (dir: string | undefined, options: CommonOptions) =>
+      execute(options, (ctx) => validateCommand(ctx, dir)),
+    );
+
+  command('down', 'bring a stack down (volumes kept)')
+    .argument('<stack>', 'stack name')
+    .action(async (stack: string, options: CommonOptions) =>
+      execute(options, (ctx) => downCommand(ctx, stack)),
+    );
+
+  return program;
+}
+
+function parseCount(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new InvalidArgumentError('expected a positive whole number');
+  return n;
+}
+
+function silentStream(): NodeJS.WriteStream {
+  return { write: () => true } as unknown as NodeJS.WriteStream;
+}

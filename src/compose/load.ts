@@ -1,0 +1,546 @@
+import { readFileSync } from 'node:fs';
+import { access } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
+import { ComposeError, type ErrorPlace } from '../errors.js';
+import { parseDotenv } from './dotenv.js';
+import { interpolateValues, type Lookup } from './interpolate.js';
+import {
+  isRecord,
+  mergeService,
+  prepareService,
+  stripMarkers,
+  withoutExtensions,
+  type RawRecord,
+} from './merge.js';
+import {
+  normalizeFileDefinition,
+  normalizeNetwork,
+  normalizeService,
+  normalizeVolume,
+  type NormalizeContext,
+} from './normalize.js';
+import {
+  parseRaw,
+  RawFileDefinition,
+  RawNetwork,
+  RawService,
+  RawTopLevel,
+  RawVolume,
+} from './schema.js';
+import type { ComposeProject, LoadResult, NetworkConfig, ServiceConfig } from './types.js';
+import { resolveHostPath } from './volumes.js';
+import { parseComposeYaml } from './yaml.js';
+
+/** The file names Compose looks for in a project directory, in its order of preference. */
+export const COMPOSE_FILE_NAMES = [
+  'compose.yaml',
+  'compose.yml',
+  'docker-compose.yaml',
+  'docker-compose.yml',
+] as const;
+
+/** Returns the absolute path of the folder's compose file, or undefined when it has none. */
+export async function findComposeFile(dir: string): Promise<string | undefined> {
+  for (const name of COMPOSE_FILE_NAMES) {
+    const path = resolve(dir, name);
+    try {
+      await access(path);
+      return path;
+    } catch {
+      // not this one
+    }
+  }
+  return undefined;
+}
+
+/** Normalizes a project name as Compose does: lowercase, only [a-z0-9_-], starting with a letter or digit. */
+export function normalizeProjectName(name: string): string {
+  return name
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]/g, '')
+    .replace(/^[_-]+/, '');
+}
+
+export interface LoadOptions {
+  /** Overrides the top-level `name:` and the folder name. */
+  projectName?: string;
+  /** Compose file, relative to `dir`; found by COMPOSE_FILE_NAMES when omitted. */
+  file?: string;
+  /** Environment for interpolation; defaults to process.env. Wins over the project's `.env`. */
+  env?: Record<string, string | undefined>;
+  /** Active profiles; defaults to COMPOSE_PROFILES. */
+  profiles?: string[];
+}
+
+interface Entry<T> {
+  value: T;
+  file: string;
+  baseDir: string;
+}
+
+interface Model {
+  name?: string;
+  services: Map<string, Entry<RawRecord>>;
+  networks: Map<string, Entry<unknown>>;
+  volumes: Map<string, Entry<unknown>>;
+  secrets: Map<string, Entry<unknown>>;
+  configs: Map<string, Entry<unknown>>;
+  extensions: RawRecord;
+}
+
+type Section = 'networks' | 'volumes' | 'secrets' | 'configs';
+const SECTIONS: Section[] = ['networks', 'volumes', 'secrets', 'configs'];
+
+interface LoadState {
+  warnings: string[];
+  files: string[];
+  home: string;
+  /** The process environment (no `.env`), for included projects' own interpolation. */
+  osEnv: Record<string, string | undefined>;
+  /** Prepared services of files read for `extends`, by file. */
+  extendsCache: Map<string, Map<string, RawRecord>>;
+}
+
+interface Document {
+  top: RawTopLevel;
+  extensions: RawRecord;
+}
+
+function warn(state: LoadState, message: string): void {
+  if (!state.warnings.includes(message)) state.warnings.push(message);
+}
+
+function placeAt(file: string): (path: string[]) => ErrorPlace {
+  return (path) =>
+    path[0] === 'services' && path.length >= 2
+      ? { file, service: path[1], field: path.slice(2).join('.') || undefined }
+      : { file, field: path.join('.') || undefined };
+}
+
+function readText(file: string, place: ErrorPlace, what: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ComposeError('ComposeFileUnreadable', `cannot read ${what} ${file}`, {
+      cause: err,
+      place,
+    });
+  }
+}
+
+function readDocument(state: LoadState, file: string, lookup: Lookup): Document {
+  const parsed = parseComposeYaml(readText(file, { file }, 'compose file'), file) ?? {};
+  if (!isRecord(parsed)) {
+    throw new ComposeError('ComposeFieldInvalid', `${file}: the top level must be a mapping`, {
+      place: { file },
+    });
+  }
+  const interpolated = interpolateValues(
+    parsed,
+    {
+      lookup,
+      place: { file },
+      path: '',
+      onUnset: (name, path) =>
+        warn(state, `${file}: ${path}: variable "${name}" is not set, using an empty string`),
+    },
+    placeAt(file),
+  ) as RawRecord;
+  const extensions: RawRecord = {};
+  for (const [key, value] of Object.entries(interpolated))
+    if (key.startsWith('x-')) extensions[key] = stripMarkers(value);
+  const top = parseRaw(RawTopLevel, stripTopMarkers(withoutExtensions(interpolated)), {
+    file,
+    what: 'top level',
+  });
+  return { top, extensions };
+}
+
+/** Markers only matter inside services; elsewhere they reduce to their plain meaning. */
+function stripTopMarkers(top: RawRecord): RawRecord {
+  const out: RawRecord = {};
+  for (const [key, value] of Object.entries(top))
+    out[key] = key === 'services' ? value : stripMarkers(value);
+  return out;
+}
+
+function prepareServices(
+  state: LoadState,
+  services: Record<string, unknown> | null | undefined,
+  file: string,
+  baseDir: string,
+): Map<string, RawRecord> {
+  const out = new Map<string, RawRecord>();
+  for (const [name, raw] of Object.entries(services ?? {}))
+    out.set(name, prepareService(raw, { file, service: name, baseDir, home: state.home }));
+  return out;
+}
+
+function extendsError(file: string, service: string, field: string, message: string): ComposeError {
+  return new ComposeError(
+    'ComposeExtendsInvalid',
+    `${file}: service "${service}": field "${field}": ${message}`,
+    { place: { file, service, field } },
+  );
+}
+
+function resolveExtends(
+  state: LoadState,
+  services: Map<string, RawRecord>,
+  name: string,
+  where: { file: string; lookup: Lookup },
+  chain: string[],
+): RawRecord | undefined {
+  const service = services.get(name);
+  if (service === undefined) return undefined;
+  if (!('extends' in service)) return service;
+  const { extends: ext, ...local } = service;
+  if (!isRecord(ext) || typeof ext.service !== 'string')
+    throw extendsError(where.file, name, 'extends', 'expected a service name or {service, file}');
+  for (const key of Object.keys(ext)) {
+    if (key !== 'service' && key !== 'file')
+      throw extendsError(where.file, name, `extends.${key}`, 'unsupported field');
+  }
+  const self = `${where.file}#${name}`;
+  if (chain.includes(self))
+    throw extendsError(
+      where.file,
+      name,
+      'extends',
+      `circular extends: ${[...chain, self].join(' -> ')}`,
+    );
+  let base: RawRecord | undefined;
+  if (typeof ext.file === 'string') {
+    const other = ext.file;
+    let prepared = state.extendsCache.get(other);
+    if (prepared === undefined) {
+      const doc = readDocument(state, other, where.lookup);
+      prepared = prepareServices(state, doc.top.services, other, dirname(other));
+      state.extendsCache.set(other, prepared);
+    }
+    base = resolveExtends(state, prepared, ext.service, { file: other, lookup: where.lookup }, [
+      ...chain,
+      self,
+    ]);
+    if (base === undefined)
+      throw extendsError(
+        where.file,
+        name,
+        'extends.service',
+        `service "${ext.service}" not found in ${other}`,
+      );
+  } else {
+    base = resolveExtends(state, services, ext.service, where, [...chain, self]);
+    if (base === undefined)
+      throw extendsError(where.file, name, 'extends.service', `service "${ext.service}" not found`);
+  }
+  const merged = mergeService(base, local);
+  services.set(name, merged);
+  return merged;
+}
+
+function lookupIn(...sources: Record<string, string | undefined>[]): Lookup {
+  return (name) => {
+    for (const source of sources) {
+      const value = source[name];
+      if (value !== undefined) return value;
+    }
+    return undefined;
+  };
+}
+
+function readEnvFile(
+  path: string,
+  required: boolean,
+  lookup: Lookup,
+  place: ErrorPlace,
+): Record<string, string> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if (!required && (err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw new ComposeError('ComposeFileUnreadable', `cannot read env file ${path}`, {
+      cause: err,
+      place,
+    });
+  }
+  return parseDotenv(text, path, lookup);
+}
+
+function mergeModels(into: Model, from: Model, file: string, override: boolean): void {
+  for (const [name, entry] of from.services) {
+    const existing = into.services.get(name);
+    if (existing !== undefined && !override) {
+      throw new ComposeError(
+        'ComposeIncludeConflict',
+        `${file}: service "${name}" from ${entry.file} conflicts with the one in ${existing.file}`,
+        { place: { file, service: name } },
+      );
+    }
+    into.services.set(
+      name,
+      existing === undefined
+        ? entry
+        : { ...entry, value: mergeService(existing.value, entry.value) },
+    );
+  }
+  for (const section of SECTIONS) {
+    for (const [key, entry] of from[section]) {
+      const existing = into[section].get(key);
+      if (existing !== undefined && !override && !isDeepStrictEqual(existing.value, entry.value)) {
+        throw new ComposeError(
+          'ComposeIncludeConflict',
+          `${file}: ${section}.${key} from ${entry.file} conflicts with the one in ${existing.file}`,
+          { place: { file, field: `${section}.${key}` } },
+        );
+      }
+      into[section].set(key, entry);
+    }
+  }
+}
+
+function loadModel(
+  state: LoadState,
+  file: string,
+  baseDir: string,
+  lookup: Lookup,
+  chain: string[],
+): Model {
+  if (chain.includes(file)) {
+    throw new ComposeError(
+      'ComposeIncludeInvalid',
+      `${file}: circular include: ${[...chain, file].join(' -> ')}`,
+      {
+        place: { file },
+      },
+    );
+  }
+  state.files.push(file);
+  const { top, extensions } = readDocument(state, file, lookup);
+  const prepared = prepareServices(state, top.services, file, baseDir);
+  const model: Model = {
+    services: new Map(),
+    networks: new Map(),
+    volumes: new Map(),
+    secrets: new Map(),
+    configs: new Map(),
+    extensions,
+  };
+  if (top.name !== undefined) model.name = top.name;
+  for (const name of [...prepared.keys()]) {
+    const value = resolveExtends(state, prepared, name, { file, lookup }, []) ?? {};
+    model.services.set(name, { value: stripMarkers(value) as RawRecord, file, baseDir });
+  }
+  for (const section of SECTIONS) {
+    for (const [key, raw] of Object.entries(top[section] ?? {})) {
+      let value: unknown = raw ?? {};
+      if (isRecord(value)) {
+        value = withoutExtensions(value);
+        const definition = value as RawRecord;
+        if ((section === 'secrets' || section === 'configs') && typeof definition.file === 'string')
+          definition.file = resolveHostPath(definition.file, baseDir, state.home);
+      }
+      model[section].set(key, { value, file, baseDir });
+    }
+  }
+  for (const [index, include] of (top.include ?? []).entries()) {
+    const long = typeof include === 'string' ? { path: include } : include;
+    const paths = (typeof long.path === 'string' ? [long.path] : long.path).map((p) =>
+      resolveHostPath(p, baseDir, state.home),
+    );
+    const first = paths[0];
+    if (first === undefined) {
+      throw new ComposeError(
+        'ComposeIncludeInvalid',
+        `${file}: field "include[${index}].path": no file given`,
+        {
+          place: { file, field: `include[${index}].path` },
+        },
+      );
+    }
+    const projectDir =
+      long.project_directory === undefined
+        ? dirname(first)
+        : resolveHostPath(long.project_directory, baseDir, state.home);
+    const place = { file, field: `include[${index}].env_file` };
+    const osLookup = lookupIn(state.osEnv);
+    const envValues: Record<string, string> = {};
+    if (long.env_file === undefined) {
+      Object.assign(envValues, readEnvFile(join(projectDir, '.env'), false, osLookup, place));
+    } else {
+      for (const path of typeof long.env_file === 'string' ? [long.env_file] : long.env_file)
+        Object.assign(
+          envValues,
+          readEnvFile(resolveHostPath(path, baseDir, state.home), true, osLookup, place),
+        );
+    }
+    const includeLookup = lookupIn(state.osEnv, envValues);
+    const included = loadModel(state, first, projectDir, includeLookup, [...chain, file]);
+    for (const path of paths.slice(1)) {
+      const override = loadModel(state, path, projectDir, includeLookup, [...chain, file]);
+      mergeModels(included, override, path, true);
+    }
+    mergeModels(model, included, file, false);
+  }
+  return model;
+}
+
+function isEnabled(profiles: unknown, active: Set<string>): boolean {
+  if (!Array.isArray(profiles) || profiles.length === 0) return true;
+  if (active.has('*')) return true;
+  return profiles.some((profile) => active.has(String(profile)));
+}
+
+/**
+ * Loads a compose project from a stack folder into the normalized form the engine consumes.
+ * Throws ComposeError naming the file, the service and the field of the first problem.
+ */
+export async function loadProject(dir: string, options: LoadOptions = {}): Promise<LoadResult> {
+  const workingDir = resolve(dir);
+  let file: string | undefined;
+  if (options.file !== undefined) file = resolve(workingDir, options.file);
+  else file = await findComposeFile(workingDir);
+  if (file === undefined) {
+    throw new ComposeError(
+      'ComposeFileNotFound',
+      `no compose file in ${workingDir} (looked for ${COMPOSE_FILE_NAMES.join(', ')})`,
+      { place: { file: workingDir } },
+    );
+  }
+  const osEnv = options.env ?? process.env;
+  const home = osEnv.HOME ?? homedir();
+  const dotenv = readEnvFile(join(workingDir, '.env'), false, lookupIn(osEnv), {
+    file: join(workingDir, '.env'),
+  });
+  const lookup = lookupIn(osEnv, dotenv);
+  const state: LoadState = { warnings: [], files: [], home, osEnv, extendsCache: new Map() };
+  const model = loadModel(state, file, workingDir, lookup, []);
+
+  const name = normalizeProjectName(options.projectName ?? model.name ?? basename(workingDir));
+  if (name === '') {
+    throw new ComposeError(
+      'ComposeProjectNameInvalid',
+      `${file}: project name is empty after normalization`,
+      {
+        place: { file, field: 'name' },
+      },
+    );
+  }
+  const active = new Set(
+    options.profiles ??
+      (lookup('COMPOSE_PROFILES') ?? '')
+        .split(',')
+        .map((p) => p.trim())
+        .filter((p) => p !== ''),
+  );
+  const declared = {
+    networks: new Set(model.networks.keys()),
+    volumes: new Set(model.volumes.keys()),
+    secrets: new Set(model.secrets.keys()),
+    configs: new Set(model.configs.keys()),
+  };
+
+  const services: Record<string, ServiceConfig> = {};
+  for (const [serviceName, entry] of model.services) {
+    const raw = parseRaw(RawService, entry.value, {
+      file: entry.file,
+      service: serviceName,
+      what: 'service',
+    });
+    if (!isEnabled(raw.profiles, active)) continue;
+    const ctx: NormalizeContext = {
+      file: entry.file,
+      service: serviceName,
+      baseDir: entry.baseDir,
+      lookup,
+      declared,
+    };
+    services[serviceName] = normalizeService(ctx, raw);
+  }
+  for (const service of Object.values(services)) {
+    for (const [dependency, config] of Object.entries(service.dependsOn)) {
+      if (config.required && services[dependency] === undefined) {
+        const entry = model.services.get(service.name);
+        const where = entry?.file ?? file;
+        const field = `depends_on.${dependency}`;
+        throw new ComposeError(
+          'ComposeFieldInvalid',
+          `${where}: service "${service.name}": field "${field}": service "${dependency}" is ${model.services.has(dependency) ? 'not enabled by the active profiles' : 'not defined'}`,
+          { place: { file: where, service: service.name, field } },
+        );
+      }
+    }
+  }
+
+  const used = {
+    networks: new Set<string>(),
+    volumes: new Set<string>(),
+    secrets: new Set<string>(),
+    configs: new Set<string>(),
+  };
+  for (const service of Object.values(services)) {
+    for (const key of Object.keys(service.networks)) used.networks.add(key);
+    for (const volume of service.volumes)
+      if (volume.type === 'volume' && volume.source !== undefined) used.volumes.add(volume.source);
+    for (const ref of service.secrets) used.secrets.add(ref.source);
+    for (const ref of service.configs) used.configs.add(ref.source);
+  }
+
+  const networks: Record<string, NetworkConfig> = {};
+  for (const key of used.networks) {
+    const entry = model.networks.get(key);
+    if (entry === undefined) {
+      // Only `default` gets here: other undeclared networks were rejected with their service.
+      networks[key] = normalizeNetwork(name, key, {});
+      continue;
+    }
+    const raw = parseRaw(RawNetwork, entry.value, {
+      file: entry.file,
+      prefix: `networks.${key}`,
+      what: `network "${key}"`,
+    });
+    networks[key] = normalizeNetwork(name, key, raw);
+  }
+  const project: ComposeProject = {
+    name,
+    workingDir,
+    configFiles: state.files,
+    services,
+    networks,
+    volumes: {},
+    secrets: {},
+    configs: {},
+    extensions: model.extensions,
+  };
+  for (const key of used.volumes) {
+    const entry = model.volumes.get(key);
+    if (entry === undefined) continue;
+    const raw = parseRaw(RawVolume, entry.value, {
+      file: entry.file,
+      prefix: `volumes.${key}`,
+      what: `volume "${key}"`,
+    });
+    project.volumes[key] = normalizeVolume(name, key, raw);
+  }
+  for (const kind of ['secrets', 'configs'] as const) {
+    for (const key of used[kind]) {
+      const entry = model[kind].get(key);
+      if (entry === undefined) continue;
+      const raw = parseRaw(RawFileDefinition, entry.value, {
+        file: entry.file,
+        prefix: `${kind}.${key}`,
+        what: `${kind === 'secrets' ? 'secret' : 'config'} "${key}"`,
+      });
+      project[kind][key] = normalizeFileDefinition(
+        { file: entry.file, kind, key },
+        raw,
+        lookup,
+        (message) => warn(state, message),
+      );
+    }
+  }
+  return { project, warnings: state.warnings };
+}

@@ -1,0 +1,393 @@
+import type Docker from 'dockerode';
+import type { ComposeProject, DependsOnConfig, ServiceConfig } from '../compose/types.js';
+import { EngineError } from '../errors.js';
+import type { Logger } from '../log.js';
+import {
+  computeContainerPlan,
+  type ContainerPlanEntry,
+  type DesiredService,
+} from '../plan/container-plan.js';
+import { buildContainerSpec } from './container-spec.js';
+import { engineError, isNotFound, statusOf } from './docker-errors.js';
+import { openEvents, type EventFeed } from './events.js';
+import { uploadFiles } from './files.js';
+import { serviceConfigHash } from './hash.js';
+import { waitForDependency } from './health.js';
+import { ensureImage } from './images.js';
+import { containerLabels, containerName, imageRef } from './naming.js';
+import { emptyProject, groupByProject, listProject } from './observe.js';
+import { ensureResources } from './resources.js';
+import type { ApplyOptions, ApplyResult, ObservedContainer } from './types.js';
+
+/** Services a service needs started first: depends_on, links, volumes_from, network_mode service:. */
+export function serviceDependencies(service: ServiceConfig): string[] {
+  const deps = new Set<string>(Object.keys(service.dependsOn));
+  for (const link of service.links) deps.add(link.split(':')[0] ?? link);
+  for (const from of service.volumesFrom) {
+    const [kind, name] = from.split(':');
+    if (kind === 'service' && name !== undefined) deps.add(name);
+    else if (kind !== 'container' && kind !== undefined && name === undefined) deps.add(kind);
+  }
+  if (service.networkMode?.startsWith('service:') === true) {
+    deps.add(service.networkMode.slice('service:'.length));
+  }
+  deps.delete(service.name);
+  return [...deps];
+}
+
+/** Topological levels over the dependency graph; a cycle is an error naming its services. */
+export function dependencyLevels(project: ComposeProject): string[][] {
+  const levels: string[][] = [];
+  const placed = new Map<string, number>();
+  const remaining = new Set(Object.keys(project.services));
+  while (remaining.size > 0) {
+    const level: string[] = [];
+    for (const name of remaining) {
+      const service = project.services[name];
+      if (service === undefined) continue;
+      const deps = serviceDependencies(service).filter((d) => project.services[d] !== undefined);
+      if (deps.every((d) => placed.has(d))) level.push(name);
+    }
+    if (level.length === 0) {
+      throw new EngineError(
+        'DependencyCycle',
+        `dependency cycle between services ${[...remaining].sort().join(', ')}`,
+        { place: { stack: project.name } },
+      );
+    }
+    level.sort();
+    for (const name of level) {
+      placed.set(name, levels.length);
+      remaining.delete(name);
+    }
+    levels.push(level);
+  }
+  return levels;
+}
+
+interface ServiceOutcome {
+  /** IDs of the service's containers after converging. */
+  containerIds: string[];
+  /** True when nothing about the containers changed and the listing's state still holds. */
+  untouched: boolean;
+  observed: ObservedContainer[];
+}
+
+function stopSeconds(service: ServiceConfig): number | undefined {
+  return service.stopGracePeriodMs === undefined
+    ? undefined
+    : Math.ceil(service.stopGracePeriodMs / 1000);
+}
+
+function conditionHolds(containers: ObservedContainer[], dep: DependsOnConfig): boolean {
+  if (containers.length === 0) return false;
+  return containers.every((c) => {
+    if (dep.condition === 'service_healthy') return c.state === 'running' && c.health === 'healthy';
+    if (dep.condition === 'service_completed_successfully') {
+      return c.state === 'exited' && c.exitCode === 0;
+    }
+    return c.state === 'running' || c.state === 'exited';
+  });
+}
+
+/**
+ * Converges the Docker host to the project like `docker compose up -d`: images, networks and
+ * volumes first, then a pure container plan, executed service by service as soon as each
+ * service's dependencies are up and meet their depends_on conditions.
+ */
+export async function applyProject(
+  docker: Docker,
+  logger: Logger,
+  project: ComposeProject,
+  options: ApplyOptions = {},
+): Promise<ApplyResult> {
+  const stack = project.name;
+  const progress = options.onProgress;
+  const signal = options.signal;
+  const selected = (options.services ?? Object.keys(project.services)).filter(
+    (s) => project.services[s] !== undefined,
+  );
+  const selectedSet = new Set(selected);
+  const levels = dependencyLevels(project);
+  const dependencyTimeoutMs = options.dependencyTimeoutMs ?? 120_000;
+  const extraLabels = options.labels ?? {};
+
+  function checkAborted(): void {
+    if (signal?.aborted === true) {
+      throw new EngineError('Aborted', `apply of ${stack} aborted`, {
+        cause: signal.reason,
+        place: { stack },
+      });
+    }
+  }
+
+  const listing = listProject(docker, stack).catch((err: unknown) => {
+    throw engineError('ListFailed', 'cannot list containers', err, { stack });
+  });
+  const imageIds = new Map<string, Promise<string>>();
+  const imageOf = (service: ServiceConfig): Promise<string> => {
+    const ref = imageRef(stack, service);
+    let id = imageIds.get(ref);
+    if (id === undefined) {
+      id = ensureImage({
+        docker,
+        logger,
+        stack,
+        service,
+        ref,
+        ...(progress === undefined ? {} : { onProgress: progress }),
+      });
+      imageIds.set(ref, id);
+    }
+    return id;
+  };
+  const [listed, resolvedImages] = await Promise.all([
+    listing,
+    Promise.all(
+      selected.map(async (name) => [name, await imageOf(project.services[name]!)] as const),
+    ),
+    ensureResources(docker, project, progress),
+  ]);
+  checkAborted();
+  const imageIdOf = new Map(resolvedImages);
+  const observed = groupByProject(listed).get(stack) ?? emptyProject(stack);
+
+  const hashes = new Map<string, string>();
+  const desired: DesiredService[] = selected.map((name) => {
+    const service = project.services[name]!;
+    const hash = serviceConfigHash(project, service, extraLabels);
+    hashes.set(name, hash);
+    return {
+      service: name,
+      hash,
+      imageId: imageIdOf.get(name)!,
+      replicas: service.replicas,
+      containerName: (n: number) => containerName(stack, service, n),
+      restartWith: Object.entries(service.dependsOn)
+        .filter(([, d]) => d.restart)
+        .map(([dep]) => dep),
+    };
+  });
+  const plan = computeContainerPlan(desired, observed, {
+    removeOrphans: options.removeOrphans ?? true,
+    forceRecreate: options.forceRecreate ?? false,
+    projectServices: Object.keys(project.services),
+  });
+  for (const entry of plan) {
+    if (entry.action !== 'unchanged' || entry.start === true || entry.restart === true) {
+      logger.debug({ stack, container: entry.subject, action: entry.action, reason: entry.reason }, 'container plan');
+    }
+  }
+
+  let feed: Promise<EventFeed> | undefined;
+  const getFeed = (): Promise<EventFeed> => (feed ??= openEvents(docker, stack));
+
+  async function stopAndRemove(container: ObservedContainer, t: number | undefined): Promise<void> {
+    const place = { stack, service: container.service };
+    const handle = docker.getContainer(container.id);
+    progress?.({ step: 'stop', subject: container.name });
+    try {
+      if (container.state === 'running' || container.state === 'restarting' || container.state === 'paused') {
+        await handle.stop(t === undefined ? {} : { t });
+      }
+    } catch (err) {
+      const status = statusOf(err);
+      if (status !== 304 && status !== 404) {
+        throw engineError('ContainerStopFailed', `cannot stop ${container.name}`, err, place);
+      }
+    }
+    progress?.({ step: 'remove', subject: container.name });
+    try {
+      await handle.remove({ force: true });
+    } catch (err) {
+      if (!isNotFound(err)) {
+        throw engineError('ContainerRemoveFailed', `cannot remove ${container.name}`, err, place);
+      }
+    }
+  }
+
+  async function createAndStart(service: ServiceConfig, number: number): Promise<string> {
+    const name = containerName(stack, service, number);
+    const place = { stack, service: service.name };
+    const image = imageRef(stack, service);
+    const spec = buildContainerSpec({
+      project,
+      service,
+      number,
+      containerName: name,
+      labels: containerLabels({
+        project,
+        service,
+        number,
+        hash: hashes.get(service.name)!,
+        image,
+        extra: extraLabels,
+      }),
+      resolveServiceContainer: (other) => {
+        const target = project.services[other];
+        return target === undefined ? `${stack}-${other}-1` : containerName(stack, target, 1);
+      },
+      image,
+    });
+    checkAborted();
+    progress?.({ step: 'create', subject: name });
+    let container: Docker.Container;
+    try {
+      container = await docker.createContainer(spec.create);
+    } catch (err) {
+      throw engineError('ContainerCreateFailed', `cannot create container ${name}`, err, place);
+    }
+    try {
+      for (const extra of spec.networks.slice(1)) {
+        await docker
+          .getNetwork(extra.networkName)
+          .connect({ Container: container.id, EndpointConfig: extra.endpoint });
+      }
+      await uploadFiles(container, spec.files);
+    } catch (err) {
+      throw engineError('ContainerCreateFailed', `cannot prepare container ${name}`, err, place);
+    }
+    progress?.({ step: 'start', subject: name });
+    try {
+      await container.start();
+    } catch (err) {
+      throw engineError('ContainerStartFailed', `cannot start container ${name}`, err, place);
+    }
+    return container.id;
+  }
+
+  async function executeEntry(service: ServiceConfig, entry: ContainerPlanEntry): Promise<string | undefined> {
+    const place = { stack, service: service.name };
+    switch (entry.action) {
+      case 'remove':
+        if (entry.container !== undefined) await stopAndRemove(entry.container, stopSeconds(service));
+        return undefined;
+      case 'recreate':
+        if (entry.container !== undefined) await stopAndRemove(entry.container, stopSeconds(service));
+        return createAndStart(service, entry.number);
+      case 'create':
+        return createAndStart(service, entry.number);
+      case 'unchanged': {
+        const id = entry.container?.id;
+        if (id === undefined) return undefined;
+        try {
+          if (entry.start === true) {
+            progress?.({ step: 'start', subject: entry.subject });
+            await docker.getContainer(id).start();
+          } else if (entry.restart === true) {
+            progress?.({ step: 'start', subject: entry.subject, detail: 'restart' });
+            const t = stopSeconds(service);
+            await docker.getContainer(id).restart(t === undefined ? {} : { t });
+          }
+        } catch (err) {
+          if (statusOf(err) !== 304) {
+            throw engineError('ContainerStartFailed', `cannot start ${entry.subject}`, err, place);
+          }
+        }
+        return id;
+      }
+      default:
+        return entry.container?.id;
+    }
+  }
+
+  const orphans = plan.filter((e) => !selectedSet.has(e.service) && e.action === 'remove');
+  await Promise.all(orphans.map((e) => stopAndRemove(e.container!, undefined)));
+
+  const outcomes = new Map<string, Promise<ServiceOutcome>>();
+  const dependencyWaits = new Map<string, Promise<void>>();
+  async function awaitDependency(service: ServiceConfig, depName: string, dep: DependsOnConfig): Promise<void> {
+    const depService = project.services[depName];
+    if (depService === undefined) {
+      if (!dep.required) return;
+      throw new EngineError('DependencyMissing', `service ${service.name} depends on missing service ${depName}`, {
+        place: { stack, service: service.name, field: 'depends_on' },
+      });
+    }
+    if (depService.replicas === 0) return;
+    const outcome = await (outcomes.get(depName) ??
+      Promise.resolve<ServiceOutcome>({
+        containerIds: (observed.services[depName]?.containers ?? []).map((c) => c.id),
+        untouched: true,
+        observed: observed.services[depName]?.containers ?? [],
+      }));
+    if (outcome.untouched && conditionHolds(outcome.observed, dep)) return;
+    if (outcome.containerIds.length === 0) {
+      if (!dep.required) return;
+      throw new EngineError('DependencyFailed', `service ${service.name}: dependency ${depName} has no container`, {
+        place: { stack, service: service.name },
+      });
+    }
+    if (dep.condition === 'service_started') return;
+    progress?.({ step: 'wait', subject: service.name, detail: `${depName} ${dep.condition}` });
+    // Dependents of the same service share one wait: fewer inspects while containers start.
+    const key = `${depName}\0${dep.condition}`;
+    let shared = dependencyWaits.get(key);
+    if (shared === undefined) {
+      shared = getFeed().then((feed) =>
+        waitForDependency({
+          docker,
+          feed,
+          stack,
+          service: service.name,
+          dependency: depName,
+          containerIds: outcome.containerIds,
+          condition: dep.condition,
+          timeoutMs: dependencyTimeoutMs,
+          ...(signal === undefined ? {} : { signal }),
+        }),
+      );
+      dependencyWaits.set(key, shared);
+    }
+    try {
+      await shared;
+    } catch (err) {
+      if (err instanceof EngineError && err.place.service !== service.name) {
+        throw new EngineError(err.reason, err.message.replace(/^service [^:]+:/, `service ${service.name}:`), {
+          cause: err.cause,
+          place: { ...err.place, service: service.name },
+          transient: err.transient,
+        });
+      }
+      throw err;
+    }
+  }
+
+  async function convergeService(service: ServiceConfig): Promise<ServiceOutcome> {
+    const deps = serviceDependencies(service);
+    await Promise.all(deps.map((d) => outcomes.get(d)));
+    await Promise.all(
+      Object.entries(service.dependsOn).map(([depName, dep]) => awaitDependency(service, depName, dep)),
+    );
+    checkAborted();
+    const entries = plan.filter((e) => e.service === service.name);
+    const ids = await Promise.all(entries.map((e) => executeEntry(service, e)));
+    const untouched = entries.every((e) => e.action === 'unchanged' && e.start !== true && e.restart !== true);
+    return {
+      containerIds: ids.filter((id): id is string => id !== undefined),
+      untouched,
+      observed: entries.flatMap((e) => (e.container === undefined ? [] : [e.container])),
+    };
+  }
+
+  try {
+    for (const level of levels) {
+      for (const name of level) {
+        if (!selectedSet.has(name)) continue;
+        outcomes.set(name, convergeService(project.services[name]!));
+      }
+    }
+    // Let every started service finish before reporting, so nothing runs on after apply returns.
+    const settled = await Promise.allSettled(outcomes.values());
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+  } finally {
+    if (feed !== undefined) {
+      await feed.then(
+        (f) => f.close(),
+        () => undefined,
+      );
+    }
+  }
+  return { plan: plan.map((e) => ({ subject: e.subject, action: e.action, reason: e.reason })) };
+}

@@ -1,0 +1,137 @@
+import Docker from 'dockerode';
+import type { ComposeProject } from '../compose/types.js';
+import type { Logger } from '../log.js';
+import { countCalls } from './call-counter.js';
+import { applyProject } from './converge.js';
+import { engineError, isNotFound, statusOf } from './docker-errors.js';
+import { waitProjectHealthy } from './health.js';
+import { emptyProject, groupByProject, listProject } from './observe.js';
+import { removeResources } from './resources.js';
+import type {
+  ApplyOptions,
+  ApplyResult,
+  ContainerEngine,
+  DownOptions,
+  HealthOptions,
+  HealthReport,
+  ObservedProject,
+} from './types.js';
+import { LABEL } from './types.js';
+
+export interface DockerEngineOptions {
+  logger: Logger;
+  /** Defaults to the local socket (DOCKER_HOST is honoured by dockerode). */
+  docker?: Docker;
+}
+
+const ACTIVE = new Set(['running', 'restarting', 'paused']);
+
+/** berth's ContainerEngine over dockerode: Compose v2 behaviour without the compose CLI. */
+export function createDockerEngine(options: DockerEngineOptions): ContainerEngine {
+  const docker = options.docker ?? new Docker();
+  const logger = options.logger;
+  const calls = countCalls(docker);
+
+  async function list(projectName: string): Promise<Docker.ContainerInfo[]> {
+    try {
+      return await listProject(docker, projectName);
+    } catch (err) {
+      throw engineError('ListFailed', 'cannot list containers', err, { stack: projectName });
+    }
+  }
+
+  async function stopAll(projectName: string, containers: Docker.ContainerInfo[], timeoutMs?: number): Promise<void> {
+    const t = timeoutMs === undefined ? undefined : Math.ceil(timeoutMs / 1000);
+    await Promise.all(
+      containers
+        .filter((c) => ACTIVE.has(c.State))
+        .map(async (c) => {
+          try {
+            await docker.getContainer(c.Id).stop(t === undefined ? {} : { t });
+          } catch (err) {
+            const status = statusOf(err);
+            if (status === 304 || status === 404) return;
+            throw engineError('ContainerStopFailed', `cannot stop ${c.Names[0] ?? c.Id}`, err, {
+              stack: projectName,
+              service: c.Labels[LABEL.service],
+            });
+          }
+        }),
+    );
+  }
+
+  return {
+    apply(project: ComposeProject, applyOptions?: ApplyOptions): Promise<ApplyResult> {
+      return applyProject(docker, logger, project, applyOptions);
+    },
+
+    async observe(projectName: string): Promise<ObservedProject> {
+      const listed = await list(projectName);
+      return groupByProject(listed).get(projectName) ?? emptyProject(projectName);
+    },
+
+    async observeAll(filterLabel: string = LABEL.managed): Promise<Map<string, ObservedProject>> {
+      try {
+        const listed = await docker.listContainers({ all: true, filters: { label: [filterLabel] } });
+        return groupByProject(listed);
+      } catch (err) {
+        throw engineError('ListFailed', 'cannot list containers', err);
+      }
+    },
+
+    async stop(projectName: string, stopOptions: { timeoutMs?: number } = {}): Promise<void> {
+      await stopAll(projectName, await list(projectName), stopOptions.timeoutMs);
+    },
+
+    async start(projectName: string): Promise<void> {
+      const listed = await list(projectName);
+      await Promise.all(
+        listed
+          .filter((c) => !ACTIVE.has(c.State) && c.Labels[LABEL.oneoff] !== 'True')
+          .map(async (c) => {
+            try {
+              await docker.getContainer(c.Id).start();
+            } catch (err) {
+              if (statusOf(err) === 304) return;
+              throw engineError('ContainerStartFailed', `cannot start ${c.Names[0] ?? c.Id}`, err, {
+                stack: projectName,
+                service: c.Labels[LABEL.service],
+              });
+            }
+          }),
+      );
+    },
+
+    async down(projectName: string, downOptions: DownOptions = {}): Promise<void> {
+      const listed = await list(projectName);
+      await stopAll(projectName, listed, downOptions.timeoutMs);
+      await Promise.all(
+        listed.map(async (c) => {
+          try {
+            await docker.getContainer(c.Id).remove({ force: true, v: downOptions.volumes ?? false });
+          } catch (err) {
+            if (isNotFound(err) || statusOf(err) === 409) return;
+            throw engineError('ContainerRemoveFailed', `cannot remove ${c.Names[0] ?? c.Id}`, err, {
+              stack: projectName,
+            });
+          }
+        }),
+      );
+      await removeResources(docker, projectName, downOptions.volumes ?? false);
+      logger.debug({ stack: projectName, containers: listed.length }, 'project down');
+    },
+
+    waitHealthy(project: ComposeProject, healthOptions: HealthOptions): Promise<HealthReport> {
+      return waitProjectHealthy(docker, project, healthOptions);
+    },
+
+    callCount(): number {
+      return calls();
+    },
+
+    close(): Promise<void> {
+      // dockerode keeps no open connections between calls; event streams close with their waits.
+      return Promise.resolve();
+    },
+  };
+}

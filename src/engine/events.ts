@@ -1,0 +1,78 @@
+import type Docker from 'dockerode';
+import { engineError } from './docker-errors.js';
+import { LABEL } from './types.js';
+
+/** One container event from Docker's events stream. */
+export interface ContainerEvent {
+  /** "start", "die", "health_status: healthy", "restart", "destroy"... */
+  action: string;
+  containerId: string;
+  attributes: Record<string, string>;
+}
+
+export type EventListener = (event: ContainerEvent) => void;
+
+/** A live subscription to a project's container events. */
+export interface EventFeed {
+  subscribe(listener: EventListener): () => void;
+  close(): void;
+}
+
+interface RawEvent {
+  Type?: string;
+  Action?: string;
+  Actor?: { ID?: string; Attributes?: Record<string, string> };
+}
+
+/**
+ * Subscribes to the container events of one project. Callers subscribe first and inspect
+ * afterwards, so no change between the inspect and the first event is lost.
+ */
+export async function openEvents(docker: Docker, project: string): Promise<EventFeed> {
+  let stream: NodeJS.ReadableStream;
+  try {
+    stream = await docker.getEvents({
+      filters: { type: ['container'], label: [`${LABEL.project}=${project}`] },
+    });
+  } catch (err) {
+    throw engineError('EventsUnavailable', 'cannot follow Docker events', err, { stack: project });
+  }
+  const listeners = new Set<EventListener>();
+  let buffer = '';
+  stream.on('data', (chunk: Buffer | string) => {
+    buffer += chunk.toString();
+    let newline = buffer.indexOf('\n');
+    while (newline >= 0) {
+      const line = buffer.slice(0, newline).trim();
+      buffer = buffer.slice(newline + 1);
+      newline = buffer.indexOf('\n');
+      if (line === '') continue;
+      let raw: RawEvent;
+      try {
+        raw = JSON.parse(line) as RawEvent;
+      } catch {
+        continue;
+      }
+      if (raw.Type !== 'container' || raw.Actor?.ID === undefined) continue;
+      const event: ContainerEvent = {
+        action: raw.Action ?? '',
+        containerId: raw.Actor.ID,
+        attributes: raw.Actor.Attributes ?? {},
+      };
+      for (const listener of [...listeners]) listener(event);
+    }
+  });
+  // A broken stream only loses wake-ups; the waits also time out, so there is nothing to do.
+  stream.on('error', () => undefined);
+  return {
+    subscribe(listener: EventListener): () => void {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    close(): void {
+      listeners.clear();
+      const destroyable = stream as NodeJS.ReadableStream & { destroy?: () => void };
+      destroyable.destroy?.();
+    },
+  };
+}

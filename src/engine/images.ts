@@ -1,0 +1,155 @@
+import { readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type Docker from 'dockerode';
+import { pack } from 'tar-stream';
+import type { ServiceConfig } from '../compose/types.js';
+import { EngineError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { dockerMessage, engineError, isNotFound } from './docker-errors.js';
+import type { ApplyProgress } from './types.js';
+
+interface ProgressMessage {
+  error?: string;
+  errorDetail?: { message?: string };
+  stream?: string;
+}
+
+async function inspectImageId(docker: Docker, ref: string): Promise<string | undefined> {
+  try {
+    const info = await docker.getImage(ref).inspect();
+    return info.Id;
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+/** Runs a pull or build stream to its end; the daemon reports failures inside the stream. */
+async function follow(docker: Docker, stream: NodeJS.ReadableStream): Promise<ProgressMessage[]> {
+  return new Promise((resolve, reject) => {
+    docker.modem.followProgress(
+      stream,
+      (err: Error | null, output: ProgressMessage[]) => {
+        if (err !== null) {
+          reject(err);
+          return;
+        }
+        const failed = output.find((m) => m.error !== undefined || m.errorDetail !== undefined);
+        if (failed !== undefined) reject(new Error(failed.errorDetail?.message ?? failed.error));
+        else resolve(output);
+      },
+    );
+  });
+}
+
+async function pull(docker: Docker, ref: string): Promise<void> {
+  const stream = (await docker.pull(ref)) as NodeJS.ReadableStream;
+  await follow(docker, stream);
+}
+
+/** Adds the build context to a tar stream; .dockerignore is not interpreted. */
+async function packContext(context: string): Promise<NodeJS.ReadableStream> {
+  const tar = pack();
+  async function walk(dir: string): Promise<void> {
+    const entries = await readdir(dir, { withFileTypes: true });
+    for (const entry of entries) {
+      const full = path.join(dir, entry.name);
+      const name = path.relative(context, full).split(path.sep).join('/');
+      const info = await stat(full);
+      if (entry.isDirectory()) {
+        tar.entry({ name, type: 'directory', mode: info.mode & 0o7777 });
+        await walk(full);
+      } else if (entry.isFile() || entry.isSymbolicLink()) {
+        if (!info.isFile()) continue;
+        tar.entry({ name, mode: info.mode & 0o7777, size: info.size }, await readFile(full));
+      }
+    }
+  }
+  await walk(context);
+  tar.finalize();
+  // streamx's Readable speaks the Node stream protocol dockerode pipes from.
+  return tar as unknown as NodeJS.ReadableStream;
+}
+
+async function build(
+  docker: Docker,
+  service: ServiceConfig,
+  ref: string,
+): Promise<void> {
+  const spec = service.build;
+  if (spec === undefined) throw new Error('service has no build section');
+  const context = await packContext(spec.context);
+  const stream = await docker.buildImage(context, {
+    t: ref,
+    dockerfile: spec.dockerfile,
+    buildargs: spec.args,
+    ...(spec.target === undefined ? {} : { target: spec.target }),
+    ...(spec.labels === undefined ? {} : { labels: spec.labels }),
+    ...(spec.network === undefined ? {} : { networkmode: spec.network }),
+    ...(spec.extraHosts === undefined ? {} : { extrahosts: spec.extraHosts.join(',') }),
+    ...(spec.shmSize === undefined ? {} : { shmsize: spec.shmSize }),
+    nocache: spec.noCache ?? false,
+    pull: spec.pull ?? false,
+    rm: true,
+    forcerm: true,
+  });
+  await follow(docker, stream);
+}
+
+/**
+ * Resolves a service's image as `docker compose up` does, honouring pull_policy and build,
+ * and returns the image ID. Failures become ImageUnavailable / ImageBuildFailed naming the
+ * service and the image.
+ */
+export async function ensureImage(input: {
+  docker: Docker;
+  logger: Logger;
+  stack: string;
+  service: ServiceConfig;
+  ref: string;
+  onProgress?: (progress: ApplyProgress) => void;
+}): Promise<string> {
+  const { docker, service, ref, stack } = input;
+  const place = { stack, service: service.name, field: 'image' };
+  const unavailable = (why: string, cause?: unknown): EngineError =>
+    new EngineError(
+      'ImageUnavailable',
+      `service ${service.name}: image ${ref} is not available: ${why}`,
+      { place, ...(cause === undefined ? {} : { cause }) },
+    );
+  try {
+    const policy = service.pullPolicy;
+    const local = policy === 'always' || policy === 'build' ? undefined : await inspectImageId(docker, ref);
+    if (local !== undefined) return local;
+    if (service.build !== undefined && (policy === 'build' || policy === 'missing' || policy === 'never')) {
+      input.onProgress?.({ step: 'build', subject: service.name, detail: ref });
+      try {
+        await build(docker, service, ref);
+      } catch (err) {
+        throw new EngineError(
+          'ImageBuildFailed',
+          `service ${service.name}: building ${ref} failed: ${dockerMessage(err)}`,
+          { place: { stack, service: service.name, field: 'build' }, cause: err },
+        );
+      }
+    } else if (policy === 'never') {
+      throw unavailable('not present locally and pull_policy is never');
+    } else {
+      input.onProgress?.({ step: 'pull', subject: service.name, detail: ref });
+      try {
+        await pull(docker, ref);
+      } catch (err) {
+        input.logger.warn({ stack, service: service.name, image: ref, err }, 'image pull failed');
+        const fallback = policy === 'always' ? await inspectImageId(docker, ref) : undefined;
+        // Compose keeps running with the local copy when an `always` pull fails.
+        if (fallback !== undefined) return fallback;
+        throw unavailable(`pull failed: ${dockerMessage(err)}`, err);
+      }
+    }
+    const id = await inspectImageId(docker, ref);
+    if (id === undefined) throw unavailable('not present after pull or build');
+    return id;
+  } catch (err) {
+    throw engineError('ImageUnavailable', `service ${service.name}: image ${ref}`, err, place);
+  }
+}

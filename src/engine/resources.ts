@@ -1,0 +1,140 @@
+import type Docker from 'dockerode';
+import type { ComposeProject, NetworkConfig, VolumeConfig } from '../compose/types.js';
+import { EngineError } from '../errors.js';
+import { engineError, isNotFound, statusOf } from './docker-errors.js';
+import { resourceLabels } from './naming.js';
+import type { ApplyProgress } from './types.js';
+import { LABEL } from './types.js';
+
+async function ensureNetwork(
+  docker: Docker,
+  project: ComposeProject,
+  network: NetworkConfig,
+  onProgress?: (progress: ApplyProgress) => void,
+): Promise<void> {
+  const place = { stack: project.name, field: `networks.${network.key}` };
+  try {
+    await docker.getNetwork(network.name).inspect();
+    return;
+  } catch (err) {
+    if (!isNotFound(err)) throw engineError('NetworkFailed', `cannot inspect network ${network.name}`, err, place);
+  }
+  if (network.external) {
+    throw new EngineError(
+      'NetworkMissing',
+      `external network ${network.name} (key ${network.key}) does not exist; create it first`,
+      { place },
+    );
+  }
+  onProgress?.({ step: 'network', subject: network.name });
+  try {
+    await docker.createNetwork({
+      Name: network.name,
+      CheckDuplicate: true,
+      ...(network.driver === undefined ? {} : { Driver: network.driver }),
+      Options: network.driverOpts,
+      Internal: network.internal,
+      Attachable: network.attachable,
+      EnableIPv6: network.enableIpv6,
+      Labels: resourceLabels(project.name, 'network', network.key, network.labels),
+      ...(network.ipam === undefined
+        ? {}
+        : {
+            IPAM: {
+              Driver: network.ipam.driver ?? 'default',
+              Config: network.ipam.config.map((c) => ({
+                ...(c.subnet === undefined ? {} : { Subnet: c.subnet }),
+                ...(c.gateway === undefined ? {} : { Gateway: c.gateway }),
+                ...(c.ipRange === undefined ? {} : { IPRange: c.ipRange }),
+                ...(c.auxAddresses === undefined ? {} : { AuxiliaryAddresses: c.auxAddresses }),
+              })),
+              ...(network.ipam.options === undefined ? {} : { Options: network.ipam.options }),
+            },
+          }),
+    });
+  } catch (err) {
+    // Another apply of the same project may have created it meanwhile.
+    if (statusOf(err) === 409) return;
+    throw engineError('NetworkCreateFailed', `cannot create network ${network.name}`, err, place);
+  }
+}
+
+async function ensureVolume(
+  docker: Docker,
+  project: ComposeProject,
+  volume: VolumeConfig,
+  onProgress?: (progress: ApplyProgress) => void,
+): Promise<void> {
+  const place = { stack: project.name, field: `volumes.${volume.key}` };
+  try {
+    await docker.getVolume(volume.name).inspect();
+    return;
+  } catch (err) {
+    if (!isNotFound(err)) throw engineError('VolumeFailed', `cannot inspect volume ${volume.name}`, err, place);
+  }
+  if (volume.external) {
+    throw new EngineError(
+      'VolumeMissing',
+      `external volume ${volume.name} (key ${volume.key}) does not exist; create it first`,
+      { place },
+    );
+  }
+  onProgress?.({ step: 'volume', subject: volume.name });
+  try {
+    await docker.createVolume({
+      Name: volume.name,
+      ...(volume.driver === undefined ? {} : { Driver: volume.driver }),
+      DriverOpts: volume.driverOpts,
+      Labels: resourceLabels(project.name, 'volume', volume.key, volume.labels),
+    });
+  } catch (err) {
+    throw engineError('VolumeCreateFailed', `cannot create volume ${volume.name}`, err, place);
+  }
+}
+
+/** Creates the project's networks and named volumes that do not exist; checks external ones. */
+export async function ensureResources(
+  docker: Docker,
+  project: ComposeProject,
+  onProgress?: (progress: ApplyProgress) => void,
+): Promise<void> {
+  await Promise.all([
+    ...Object.values(project.networks).map((n) => ensureNetwork(docker, project, n, onProgress)),
+    ...Object.values(project.volumes).map((v) => ensureVolume(docker, project, v, onProgress)),
+  ]);
+}
+
+/** Removes the project's networks, and its named volumes when asked; external ones carry no project label. */
+export async function removeResources(
+  docker: Docker,
+  project: string,
+  volumes: boolean,
+): Promise<void> {
+  const filters = { label: [`${LABEL.project}=${project}`] };
+  const place = { stack: project };
+  try {
+    const networks = await docker.listNetworks({ filters });
+    await Promise.all(
+      networks.map(async (n) => {
+        try {
+          await docker.getNetwork(n.Id).remove();
+        } catch (err) {
+          if (!isNotFound(err)) throw err;
+        }
+      }),
+    );
+    if (!volumes) return;
+    const listed = await docker.listVolumes({ filters });
+    await Promise.all(
+      (listed.Volumes ?? []).map(async (v) => {
+        try {
+          await docker.getVolume(v.Name).remove();
+        } catch (err) {
+          if (!isNotFound(err)) throw err;
+        }
+      }),
+    );
+  } catch (err) {
+    throw engineError('RemoveFailed', `cannot remove networks or volumes of ${project}`, err, place);
+  }
+}

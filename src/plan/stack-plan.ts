@@ -1,0 +1,209 @@
+import { describeError } from '../errors.js';
+import { LABEL, type ObservedContainer, type ObservedProject } from '../engine/types.js';
+import type { BrokenStack, DiscoveredStack, Discovery } from '../stack/types.js';
+import type { BadVersion, StackRecord, VersionRef } from '../state/types.js';
+import type { PlanEntry } from './types.js';
+
+/** Why a stack is left alone, so callers map a skip to a result without parsing the reason. */
+export type SkipKind = 'suspended' | 'disabled' | 'invalid' | 'bad' | 'kept';
+
+/** One stack's entry of a reconcile plan. */
+export interface StackPlan extends PlanEntry {
+  stack: string;
+  /** The version the repository wants (absent for stacks that left it). */
+  version?: string;
+  /** The version recorded as running, if any. */
+  currentVersion?: string;
+  skip?: SkipKind;
+  /** Set for create/recreate/unchanged and for disabled/suspended/bad skips. */
+  discovered?: DiscoveredStack;
+  broken?: BrokenStack;
+  badVersion?: BadVersion;
+  /** Set for `recreate` entries caused by drift rather than a new version. */
+  drift?: string[];
+}
+
+export interface PlanInput {
+  discovery: Discovery;
+  /** Projects as Docker reports them, keyed by project (= stack) name. */
+  observed: Map<string, ObservedProject>;
+  records: Map<string, StackRecord>;
+  bad: (stack: string, version: string) => BadVersion | undefined;
+  /** version.txt of running_stacks/<stack>, for stacks that have one. */
+  runningVersions: Map<string, VersionRef | undefined>;
+  /**
+   * Services of the running version's compose file. Without it a service whose containers
+   * all vanished cannot be told apart from one that never existed.
+   */
+  expectedServices?: Map<string, string[]>;
+  prune: boolean;
+  only?: string[];
+}
+
+/** Short form of a version hash for messages. */
+export function shortVersion(version: string | undefined): string {
+  return version === undefined ? '-' : version.slice(0, 12);
+}
+
+/**
+ * Decides, without I/O, what a pass does with each stack. Only stacks whose version changed
+ * or whose containers drifted from the recorded version are touched.
+ */
+export function computePlan(input: PlanInput): StackPlan[] {
+  const wanted = input.only === undefined ? undefined : new Set(input.only);
+  const included = (name: string): boolean => wanted === undefined || wanted.has(name);
+  const plan: StackPlan[] = [];
+  const inRepo = new Set<string>();
+
+  for (const broken of input.discovery.broken) {
+    inRepo.add(broken.name);
+    if (!included(broken.name)) continue;
+    plan.push({
+      subject: broken.name,
+      stack: broken.name,
+      action: 'skip',
+      skip: 'invalid',
+      reason: `invalid: ${describeError(broken.error)}`,
+      version: broken.version,
+      currentVersion: currentVersionOf(broken.name, input),
+      broken,
+    });
+  }
+
+  for (const stack of input.discovery.stacks) {
+    inRepo.add(stack.name);
+    if (!included(stack.name)) continue;
+    plan.push(planStack(stack, input));
+  }
+
+  const leftCandidates = new Set<string>([
+    ...input.records.keys(),
+    ...input.runningVersions.keys(),
+  ]);
+  for (const name of [...leftCandidates].sort()) {
+    if (inRepo.has(name) || !included(name)) continue;
+    const current = currentVersionOf(name, input);
+    const hasContainers = Object.keys(input.observed.get(name)?.services ?? {}).length > 0;
+    // A pruned stack keeps its record but loses its running version: nothing left to do.
+    if (current === undefined && !hasContainers) continue;
+    plan.push(
+      input.prune
+        ? {
+            subject: name,
+            stack: name,
+            action: 'remove',
+            reason: 'folder left the repository; prune',
+            currentVersion: current,
+          }
+        : {
+            subject: name,
+            stack: name,
+            action: 'skip',
+            skip: 'kept',
+            reason: 'folder left the repository; kept running (prune: false)',
+            currentVersion: current,
+          },
+    );
+  }
+  return plan;
+}
+
+function currentVersionOf(name: string, input: PlanInput): string | undefined {
+  return (
+    input.records.get(name)?.running?.version ??
+    input.runningVersions.get(name)?.version ??
+    undefined
+  );
+}
+
+function planStack(stack: DiscoveredStack, input: PlanInput): StackPlan {
+  const record = input.records.get(stack.name);
+  const current = currentVersionOf(stack.name, input);
+  const base = {
+    subject: stack.name,
+    stack: stack.name,
+    version: stack.version,
+    currentVersion: current,
+    discovered: stack,
+  };
+  if (record?.suspended === true) {
+    return { ...base, action: 'skip', skip: 'suspended', reason: 'suspended' };
+  }
+  if (!stack.settings.deploy) {
+    const where = stack.settings.origin === 'defaults' ? 'defaults' : stack.settings.origin;
+    return { ...base, action: 'skip', skip: 'disabled', reason: `deploy: false in ${where}` };
+  }
+  const bad = input.bad(stack.name, stack.version);
+  if (bad !== undefined) {
+    return {
+      ...base,
+      action: 'skip',
+      skip: 'bad',
+      badVersion: bad,
+      reason: `version marked bad at ${bad.at}: ${bad.reason}`,
+    };
+  }
+  const observed = input.observed.get(stack.name);
+  if (current === undefined) {
+    if (observed !== undefined) {
+      // Containers of this exact version run but berth lost its record (a new data dir).
+      const drift = driftOf(stack.version, observed, input.expectedServices?.get(stack.name));
+      if (drift.length === 0) {
+        return { ...base, action: 'unchanged', reason: 'running containers match the version' };
+      }
+    }
+    return { ...base, action: 'create', reason: 'new stack' };
+  }
+  if (current !== stack.version) {
+    return {
+      ...base,
+      action: 'recreate',
+      reason: `version changed ${shortVersion(current)}→${shortVersion(stack.version)}`,
+    };
+  }
+  const drift = driftOf(current, observed, input.expectedServices?.get(stack.name));
+  if (drift.length > 0) {
+    return {
+      ...base,
+      action: 'recreate',
+      drift,
+      reason: `containers drifted from recorded version (${drift.join('; ')})`,
+    };
+  }
+  return { ...base, action: 'unchanged', reason: 'up to date' };
+}
+
+function isUp(container: ObservedContainer): boolean {
+  if (container.state === 'running' || container.state === 'restarting') return true;
+  // A one-shot service that finished cleanly is where it should be.
+  return container.state === 'exited' && container.exitCode === 0;
+}
+
+/** Differences between the recorded version and the containers Docker reports. */
+export function driftOf(
+  version: string,
+  observed: ObservedProject | undefined,
+  expectedServices: string[] | undefined,
+): string[] {
+  const services = observed?.services ?? {};
+  if (Object.keys(services).length === 0) return ['no containers'];
+  const drift: string[] = [];
+  const names = new Set<string>([...(expectedServices ?? []), ...Object.keys(services)]);
+  for (const name of [...names].sort()) {
+    const containers = services[name]?.containers ?? [];
+    if (containers.length === 0) {
+      drift.push(`service ${name}: missing`);
+      continue;
+    }
+    const labelled = containers.find((c) => c.labels[LABEL.stackVersion] !== version);
+    if (labelled !== undefined) {
+      const found = labelled.labels[LABEL.stackVersion];
+      drift.push(`service ${name}: container ${labelled.name} has version ${shortVersion(found)}`);
+      continue;
+    }
+    if (!containers.some(isUp)) {
+      drift.push(`service ${name}: not running (${containers.map((c) => c.state).join(', ')})`);
+    }
+  }
+  return drift;
+}

@@ -1,0 +1,2 @@
+export { createReconciler } from './reconciler.js';
+export type * from './types.js';

@@ -1,0 +1,143 @@
+import { readFile } from 'node:fs/promises';
+import { isAbsolute, resolve } from 'node:path';
+import { z } from 'zod';
+import { ConfigError } from '../errors.js';
+
+/** The webhook endpoints berth serves, one per git host flavour plus a generic HMAC one. */
+export const WEBHOOK_PROVIDERS = ['github', 'gitlab', 'gitea', 'generic'] as const;
+export type WebhookProvider = (typeof WEBHOOK_PROVIDERS)[number];
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+/** Parses `host:port` or `[ipv6]:port`; undefined when the text is not one. */
+export function parseListen(text: string): ListenAddress | undefined {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(text.trim());
+  if (match === null) return undefined;
+  const host = match[1] ?? match[2];
+  const port = Number(match[3]);
+  if (host === undefined || !Number.isInteger(port) || port > 65_535) return undefined;
+  return { host, port };
+}
+
+export const ListenString = z.string().refine((text) => parseListen(text) !== undefined, {
+  message: 'expected host:port, e.g. 127.0.0.1:7070',
+});
+export type ListenString = z.infer<typeof ListenString>;
+
+/** A secret written inline or read from a file (`…File`), never both. */
+function oneOf(a: string, b: string): (value: Record<string, unknown>) => boolean {
+  return (value: Record<string, unknown>): boolean =>
+    (value[a] === undefined) !== (value[b] === undefined);
+}
+
+export const ApiToken = z
+  .strictObject({
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, ".", "_" and "-" only'),
+    token: z.string().min(1).optional(),
+    tokenFile: z.string().min(1).optional(),
+  })
+  .refine(oneOf('token', 'tokenFile'), { message: 'set exactly one of token and tokenFile' });
+export type ApiToken = z.infer<typeof ApiToken>;
+
+export const WebhookSecret = z
+  .strictObject({
+    secret: z.string().min(1).optional(),
+    secretFile: z.string().min(1).optional(),
+  })
+  .refine(oneOf('secret', 'secretFile'), { message: 'set exactly one of secret and secretFile' });
+export type WebhookSecret = z.infer<typeof WebhookSecret>;
+
+export const WebhooksConfig = z.strictObject({
+  github: WebhookSecret.optional(),
+  gitlab: WebhookSecret.optional(),
+  gitea: WebhookSecret.optional(),
+  generic: WebhookSecret.optional(),
+});
+export type WebhooksConfig = z.infer<typeof WebhooksConfig>;
+
+/** Config key `server`. */
+export const ServerConfig = z.strictObject({
+  listen: ListenString.default('127.0.0.1:7070'),
+  tokens: z
+    .array(ApiToken)
+    .default([])
+    .refine((tokens) => new Set(tokens.map((t) => t.name)).size === tokens.length, {
+      message: 'token names must be unique',
+    }),
+  webhooks: WebhooksConfig.default({}),
+});
+export type ServerConfig = z.infer<typeof ServerConfig>;
+
+/** ServerConfig with every `…File` read: what the HTTP app works with. */
+export interface ResolvedServerConfig {
+  listen: string;
+  tokens: { name: string; token: string }[];
+  webhooks: Partial<Record<WebhookProvider, { secret: string }>>;
+}
+
+export interface ResolveSecretsOptions {
+  /** Relative `…File` paths are taken from here (the config file's folder); cwd otherwise. */
+  baseDir?: string;
+  /** Config file name, for error messages. */
+  file?: string;
+}
+
+async function readSecret(
+  path: string,
+  field: string,
+  options: ResolveSecretsOptions,
+): Promise<string> {
+  const full = isAbsolute(path) ? path : resolve(options.baseDir ?? process.cwd(), path);
+  let text: string;
+  try {
+    text = await readFile(full, 'utf8');
+  } catch (cause) {
+    throw new ConfigError(`cannot read ${field}`, [`${field}: cannot read ${full}`], {
+      cause,
+      file: options.file,
+    });
+  }
+  // Files written by editors and `echo` end with a newline that is not part of the secret.
+  const secret = text.replace(/[\r\n]+$/, '');
+  if (secret === '') {
+    throw new ConfigError(`${field} is empty`, [`${field}: ${full} is empty`], {
+      file: options.file,
+    });
+  }
+  return secret;
+}
+
+/** Reads `tokenFile` and `secretFile` keys so the app only sees plain secrets. */
+export async function resolveServerSecrets(
+  config: ServerConfig,
+  options: ResolveSecretsOptions = {},
+): Promise<ResolvedServerConfig> {
+  const tokens = await Promise.all(
+    config.tokens.map(async (entry, index) => ({
+      name: entry.name,
+      token:
+        entry.token ??
+        (await readSecret(entry.tokenFile ?? '', `server.tokens.${index}.tokenFile`, options)),
+    })),
+  );
+  const webhooks: ResolvedServerConfig['webhooks'] = {};
+  for (const provider of WEBHOOK_PROVIDERS) {
+    const entry = config.webhooks[provider];
+    if (entry === undefined) continue;
+    webhooks[provider] = {
+      secret:
+        entry.secret ??
+        (await readSecret(
+          entry.secretFile ?? '',
+          `server.webhooks.${provider}.secretFile`,
+          options,
+        )),
+    };
+  }
+  return { listen: config.listen, tokens, webhooks };
+}

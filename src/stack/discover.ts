@@ -1,0 +1,120 @@
+import { basename, relative, resolve } from 'node:path';
+import fg from 'fast-glob';
+import { BerthError, StackError } from '../errors.js';
+import { findComposeFile } from './compose-file.js';
+import { SKIPPED_FOLDERS, hashStackFolder } from './hash.js';
+import { readDeploySettings } from './settings.js';
+import type { BrokenStack, DiscoveredStack, Discovery, SettingsDefaults } from './types.js';
+
+/** A Compose project name: refused rather than normalized, so the name in git is the name on Docker. */
+export const STACK_NAME = /^[a-z0-9][a-z0-9_-]*$/;
+
+interface Candidate {
+  name: string;
+  dir: string;
+  relPath: string;
+  composeFile: string;
+}
+
+function asBerthError(err: unknown, candidate: Candidate): BerthError {
+  if (err instanceof BerthError) return err;
+  return new StackError('StackUnreadable', `cannot read stack folder ${candidate.relPath}`, {
+    cause: err,
+    place: { stack: candidate.name, file: candidate.dir },
+  });
+}
+
+async function inspect(
+  candidate: Candidate,
+  root: string,
+  defaults: SettingsDefaults,
+): Promise<DiscoveredStack | BrokenStack> {
+  const { name, dir } = candidate;
+  let version: string;
+  try {
+    version = await hashStackFolder(dir, root);
+  } catch (err) {
+    return { name, dir, error: asBerthError(err, candidate) };
+  }
+  try {
+    const settings = await readDeploySettings(dir, candidate.composeFile, defaults);
+    return { ...candidate, version, settings };
+  } catch (err) {
+    return { name, dir, version, error: asBerthError(err, candidate) };
+  }
+}
+
+/**
+ * Finds the stacks under `root`: folders matched by the `paths` globs that hold a compose file.
+ * Bad names, duplicate names, escaping links and bad settings make only those stacks broken.
+ */
+export async function discoverStacks(
+  root: string,
+  paths: string[],
+  defaults: SettingsDefaults,
+): Promise<Discovery> {
+  const absRoot = resolve(root);
+  const dirs = await fg(paths, {
+    cwd: absRoot,
+    onlyDirectories: true,
+    absolute: true,
+    unique: true,
+    ignore: SKIPPED_FOLDERS.flatMap((folder) => [`**/${folder}`, `**/${folder}/**`]),
+  });
+
+  const candidates = (
+    await Promise.all(
+      dirs.map(async (dir): Promise<Candidate | undefined> => {
+        const composeFile = await findComposeFile(dir);
+        if (composeFile === undefined) return undefined;
+        const relPath = relative(absRoot, dir).split('\\').join('/') || '.';
+        return { name: basename(dir), dir, relPath, composeFile };
+      }),
+    )
+  ).filter((c): c is Candidate => c !== undefined);
+
+  const byName = new Map<string, Candidate[]>();
+  for (const candidate of candidates) {
+    const group = byName.get(candidate.name) ?? [];
+    group.push(candidate);
+    byName.set(candidate.name, group);
+  }
+
+  const broken: BrokenStack[] = [];
+  const valid: Candidate[] = [];
+  for (const [name, group] of byName) {
+    if (!STACK_NAME.test(name)) {
+      for (const c of group)
+        broken.push({
+          name,
+          dir: c.dir,
+          error: new StackError(
+            'InvalidStackName',
+            `stack folder ${c.relPath}: "${name}" is not a valid stack name (lowercase letters, digits, "-" and "_", starting with a letter or digit)`,
+            { place: { stack: name, file: c.dir } },
+          ),
+        });
+    } else if (group.length > 1) {
+      const folders = group.map((c) => c.relPath).sort();
+      for (const c of group)
+        broken.push({
+          name,
+          dir: c.dir,
+          error: new StackError(
+            'DuplicateStackName',
+            `stack name "${name}" is used by several folders: ${folders.join(', ')}`,
+            { place: { stack: name, file: c.dir } },
+          ),
+        });
+    } else valid.push(...group);
+  }
+
+  const stacks: DiscoveredStack[] = [];
+  for (const result of await Promise.all(valid.map((c) => inspect(c, absRoot, defaults)))) {
+    if ('error' in result) broken.push(result);
+    else stacks.push(result);
+  }
+  stacks.sort((a, b) => a.name.localeCompare(b.name));
+  broken.sort((a, b) => a.name.localeCompare(b.name) || a.dir.localeCompare(b.dir));
+  return { stacks, broken };
+}

@@ -1,0 +1,224 @@
+import { readFile, realpath, stat } from 'node:fs/promises';
+import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { parse, parseDocument } from 'yaml';
+import { z } from 'zod';
+import { parseDuration } from '../duration.js';
+import { SettingsError } from '../errors.js';
+import type { DeploySettings, SettingsDefaults } from './types.js';
+
+const DEPLOY_FILE_NAMES = ['deploy.yaml', 'deploy.yml'] as const;
+const COMMENT_START = /^\s*#\s*Deploy Start\s*#\s*$/;
+const COMMENT_END = /^\s*#\s*Deploy End\s*#\s*$/;
+/** Cheap pre-check so the compose YAML is only parsed when it can hold the block. */
+const X_BERTH_KEY = /^["']?x-berth["']?\s*:/m;
+const NOT_YET_AVAILABLE = new Set(['blue-green', 'canary']);
+
+const Duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const ms = parseDuration(value);
+  if (ms === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `${JSON.stringify(value)} is not a duration (use 30s, 1m30s or a number of seconds)`,
+    });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const Method = z
+  .enum(['blind', 'simple', 'blue-green', 'canary'])
+  .refine((method) => !NOT_YET_AVAILABLE.has(method), {
+    error: (issue) =>
+      `method ${String(issue.input)} is not available yet in this version of berth; use simple or blind`,
+  });
+
+/** A stack's deploy settings as written in deploy.yaml, `x-berth:` or the comment block. */
+export const DeploySettingsInput = z.strictObject({
+  deploy: z.boolean().optional(),
+  method: Method.optional(),
+  /** Seed 002's spelling. */
+  methode: Method.optional(),
+  healthTimeout: Duration.optional(),
+  stabilityPeriod: Duration.optional(),
+  markBad: z.boolean().optional(),
+  redeployGood: z.boolean().optional(),
+  hooks: z
+    .strictObject({
+      preDeploy: z.string().min(1).optional(),
+      postDeploy: z.string().min(1).optional(),
+      timeout: Duration.optional(),
+    })
+    .optional(),
+});
+export type DeploySettingsInput = z.infer<typeof DeploySettingsInput>;
+
+interface Found {
+  origin: DeploySettings['origin'];
+  file: string;
+  raw: unknown;
+}
+
+function fail(file: string, problems: { field: string; message: string }[]): SettingsError {
+  const first = problems[0];
+  const text = problems
+    .map((p) => (p.field === '' ? p.message : `${p.field}: ${p.message}`))
+    .join('; ');
+  return new SettingsError('SettingsInvalid', `invalid deploy settings in ${file}: ${text}`, {
+    place: { file, stack: basename(resolve(file, '..')), field: first?.field },
+  });
+}
+
+function parseYaml(text: string, file: string, what: string): unknown {
+  try {
+    return parse(text) as unknown;
+  } catch (err) {
+    throw new SettingsError('SettingsInvalid', `${what} in ${file} is not valid YAML`, {
+      cause: err,
+      place: { file, stack: basename(resolve(file, '..')) },
+    });
+  }
+}
+
+async function readIfExists(file: string): Promise<string | undefined> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/** Seed 002's block: `# Deploy Start #` … `# Deploy End #`, each line's `#` and one space cut. */
+export function extractCommentBlock(text: string, file: string): string | undefined {
+  const lines = text.split(/\r?\n/);
+  const start = lines.findIndex((line) => COMMENT_START.test(line));
+  if (start === -1) return undefined;
+  const body: string[] = [];
+  for (let i = start + 1; i < lines.length; i++) {
+    const line = lines[i] ?? '';
+    if (COMMENT_END.test(line)) return body.join('\n');
+    const match = /^\s*#(.*)$/.exec(line);
+    if (match === null) {
+      if (line.trim() === '') {
+        body.push('');
+        continue;
+      }
+      throw fail(file, [
+        {
+          field: '',
+          message: `line ${i + 1} inside the "# Deploy Start #" block is not a comment`,
+        },
+      ]);
+    }
+    const rest = match[1] ?? '';
+    body.push(rest.startsWith(' ') ? rest.slice(1) : rest);
+  }
+  throw fail(file, [
+    { field: '', message: `"# Deploy Start #" on line ${start + 1} has no "# Deploy End #"` },
+  ]);
+}
+
+async function locate(stackDir: string, composeFile: string): Promise<Found | undefined> {
+  for (const name of DEPLOY_FILE_NAMES) {
+    const file = join(stackDir, name);
+    const text = await readIfExists(file);
+    if (text !== undefined)
+      return { origin: 'deploy.yaml', file, raw: parseYaml(text, file, 'deploy settings') };
+  }
+  const text = await readIfExists(composeFile);
+  if (text === undefined) return undefined;
+  if (X_BERTH_KEY.test(text)) {
+    // Top level only: interpolation, includes and the rest belong to the compose loader.
+    const doc = parseDocument(text, { merge: true });
+    if (doc.errors.length === 0) {
+      const contents: unknown = doc.toJS({ maxAliasCount: 100 });
+      if (contents !== null && typeof contents === 'object' && 'x-berth' in contents)
+        return { origin: 'x-berth', file: composeFile, raw: contents['x-berth'] };
+    }
+    // A compose file that is not YAML is reported by the compose loader, with its line.
+  }
+  const block = extractCommentBlock(text, composeFile);
+  if (block !== undefined)
+    return {
+      origin: 'comment',
+      file: composeFile,
+      raw: parseYaml(block, composeFile, 'the "# Deploy Start #" block'),
+    };
+  return undefined;
+}
+
+async function checkHook(stackDir: string, script: string): Promise<string | undefined> {
+  const abs = resolve(stackDir, script);
+  const rel = relative(stackDir, abs);
+  if (isAbsolute(script) || rel === '' || rel === '..' || rel.startsWith(`..${sep}`))
+    return `${script} is outside the stack folder`;
+  try {
+    const real = await realpath(abs);
+    const realDir = await realpath(stackDir);
+    const realRel = relative(realDir, real);
+    if (realRel === '..' || realRel.startsWith(`..${sep}`) || isAbsolute(realRel))
+      return `${script} resolves outside the stack folder`;
+    if (!(await stat(real)).isFile()) return `${script} is not a file`;
+  } catch {
+    return `${script} does not exist in the stack folder`;
+  }
+  return undefined;
+}
+
+/**
+ * Reads a stack's deploy settings from the first location that has them: deploy.yaml (or
+ * .yml), the compose file's `x-berth:` block, seed 002's comment block. Locations are not
+ * merged with each other; the one found is merged over `defaults`.
+ * Throws SettingsError naming the file and every bad key.
+ */
+export async function readDeploySettings(
+  stackDir: string,
+  composeFile: string,
+  defaults: SettingsDefaults,
+): Promise<DeploySettings> {
+  const found = await locate(stackDir, resolve(stackDir, composeFile));
+  if (found === undefined) return { ...defaults, hooks: { ...defaults.hooks }, origin: 'defaults' };
+
+  const raw = found.raw ?? {};
+  if (typeof raw !== 'object' || Array.isArray(raw))
+    throw fail(found.file, [{ field: '', message: 'settings must be a mapping of keys' }]);
+
+  const problems: { field: string; message: string }[] = [];
+  const parsed = DeploySettingsInput.safeParse(raw);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const base = issue.path.map(String).join('.');
+      if (issue.code === 'unrecognized_keys')
+        for (const key of issue.keys)
+          problems.push({ field: base === '' ? key : `${base}.${key}`, message: 'unknown key' });
+      else problems.push({ field: base, message: issue.message });
+    }
+  }
+  const input = parsed.success ? parsed.data : undefined;
+  if (input?.method !== undefined && input.methode !== undefined && input.method !== input.methode)
+    problems.push({ field: 'methode', message: 'method and methode disagree; write only method' });
+
+  for (const key of ['preDeploy', 'postDeploy'] as const) {
+    const script = (raw as { hooks?: Record<string, unknown> }).hooks?.[key];
+    if (typeof script !== 'string' || script === '') continue;
+    const problem = await checkHook(stackDir, script);
+    if (problem !== undefined) problems.push({ field: `hooks.${key}`, message: problem });
+  }
+  if (problems.length > 0 || input === undefined) throw fail(found.file, problems);
+
+  return {
+    deploy: input.deploy ?? defaults.deploy,
+    method: input.method ?? input.methode ?? defaults.method,
+    healthTimeoutMs: input.healthTimeout ?? defaults.healthTimeoutMs,
+    stabilityMs: input.stabilityPeriod ?? defaults.stabilityMs,
+    markBad: input.markBad ?? defaults.markBad,
+    redeployGood: input.redeployGood ?? defaults.redeployGood,
+    hooks: {
+      preDeploy: input.hooks?.preDeploy ?? defaults.hooks.preDeploy,
+      postDeploy: input.hooks?.postDeploy ?? defaults.hooks.postDeploy,
+      timeoutMs: input.hooks?.timeout ?? defaults.hooks.timeoutMs,
+    },
+    origin: found.origin,
+    file: found.file,
+  };
+}

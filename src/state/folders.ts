@@ -1,0 +1,304 @@
+import { randomBytes } from 'node:crypto';
+import { cp, mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { systemClock, type Clock } from '../clock.js';
+import { BerthError, StateError } from '../errors.js';
+import type { StackFolders, VersionRef } from './types.js';
+
+export const VERSION_FILE = 'version.txt';
+const RUNNING = 'running_stacks';
+const GOOD = 'good_stacks';
+const SKIPPED = new Set(['.git']);
+
+export interface StackFoldersOptions {
+  clock?: Clock;
+}
+
+/**
+ * Reads version.txt: `commit=<sha>` and `version=<hash>` lines; seed 002 wrote only the bare
+ * commit, which is read as the commit with an empty version.
+ */
+export function parseVersionFile(text: string): VersionRef | undefined {
+  let commit: string | undefined;
+  let version: string | undefined;
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const match = /^([A-Za-z_]+)\s*[=:]\s*(.*)$/.exec(line);
+    if (match === null) {
+      commit ??= line;
+      continue;
+    }
+    const key = (match[1] ?? '').toLowerCase();
+    const value = (match[2] ?? '').trim();
+    if (key === 'commit') commit = value;
+    else if (key === 'version') version = value;
+  }
+  if (commit === undefined && version === undefined) return undefined;
+  return { commit: commit ?? '', version: version ?? '' };
+}
+
+export function formatVersionFile(ref: VersionRef): string {
+  return `commit=${ref.commit}\nversion=${ref.version}\n`;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function fsyncPath(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Flushes every file and folder of a tree, so a rename after it publishes complete content. */
+async function fsyncTree(dir: string): Promise<void> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  await Promise.all(
+    entries.map(async (entry) => {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) await fsyncTree(path);
+      else if (entry.isFile()) await fsyncPath(path);
+    }),
+  );
+  await fsyncPath(dir);
+}
+
+function checkStackName(stack: string): void {
+  if (
+    stack === '' ||
+    stack === '.' ||
+    stack === '..' ||
+    stack.startsWith('.') ||
+    /[/\\]/.test(stack)
+  )
+    throw new StateError('InvalidStackName', `"${stack}" cannot name a stack folder`, {
+      place: { stack },
+    });
+}
+
+/**
+ * running_stacks/<stack>/ and good_stacks/<stack>/ under the data directory. Every change is
+ * built beside the target (same filesystem), flushed, then renamed into place; a crash leaves
+ * either the old or the new folder complete, and leftovers are repaired on the next call.
+ */
+export function createStackFolders(
+  dataDir: string,
+  options: StackFoldersOptions = {},
+): StackFolders {
+  const clock = options.clock ?? systemClock;
+  const locks = new Map<string, Promise<unknown>>();
+
+  function runningDir(stack: string): string {
+    checkStackName(stack);
+    return join(dataDir, RUNNING, stack);
+  }
+
+  function goodDir(stack: string): string {
+    checkStackName(stack);
+    return join(dataDir, GOOD, stack);
+  }
+
+  /** One operation per stack at a time: two swaps of the same folder must not interleave. */
+  function serialized<T>(stack: string, operation: string, fn: () => Promise<T>): Promise<T> {
+    checkStackName(stack);
+    const previous = locks.get(stack) ?? Promise.resolve();
+    const next = previous.then(
+      () => guard(stack, operation, fn),
+      () => guard(stack, operation, fn),
+    );
+    locks.set(stack, next);
+    void next
+      .finally(() => {
+        if (locks.get(stack) === next) locks.delete(stack);
+      })
+      .catch(() => undefined);
+    return next;
+  }
+
+  async function guard<T>(stack: string, operation: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof BerthError) throw err;
+      throw new StateError('StackFolderFailed', `${operation} of stack ${stack} failed`, {
+        cause: err,
+        place: { stack },
+      });
+    }
+  }
+
+  /** Removes half-built copies and puts back a folder that was moved aside but not replaced. */
+  async function recover(target: string): Promise<void> {
+    const parent = join(target, '..');
+    const stack = basename(target);
+    let names: string[];
+    try {
+      names = await readdir(parent);
+    } catch {
+      return;
+    }
+    const tmp = names.filter((n) => n.startsWith(`.${stack}.tmp-`));
+    const old = names.filter((n) => n.startsWith(`.${stack}.old-`)).sort();
+    await Promise.all(tmp.map((n) => rm(join(parent, n), { recursive: true, force: true })));
+    const restore = old.at(-1);
+    if (restore !== undefined && !(await exists(target))) {
+      await rename(join(parent, restore), target);
+      await fsyncPath(parent);
+      old.pop();
+    }
+    await Promise.all(old.map((n) => rm(join(parent, n), { recursive: true, force: true })));
+  }
+
+  async function swapIn(target: string, build: (tmp: string) => Promise<void>): Promise<void> {
+    const parent = join(target, '..');
+    const stack = basename(target);
+    await mkdir(parent, { recursive: true });
+    await recover(target);
+    const suffix = randomBytes(6).toString('hex');
+    const tmp = join(parent, `.${stack}.tmp-${suffix}`);
+    try {
+      await build(tmp);
+      await fsyncTree(tmp);
+    } catch (err) {
+      await rm(tmp, { recursive: true, force: true });
+      throw err;
+    }
+    const old = join(parent, `.${stack}.old-${suffix}`);
+    const hadTarget = await exists(target);
+    if (hadTarget) await rename(target, old);
+    await rename(tmp, target);
+    await fsyncPath(parent);
+    if (hadTarget) await rm(old, { recursive: true, force: true });
+  }
+
+  async function copyTree(from: string, to: string): Promise<void> {
+    // verbatimSymlinks: links stay links with their own text; modes are kept by fs.cp.
+    await cp(from, to, {
+      recursive: true,
+      verbatimSymlinks: true,
+      preserveTimestamps: true,
+      errorOnExist: true,
+      force: false,
+      filter: (source) => !SKIPPED.has(basename(source)),
+    });
+  }
+
+  async function readVersion(dir: string): Promise<VersionRef | undefined> {
+    try {
+      return parseVersionFile(await readFile(join(dir, VERSION_FILE), 'utf8'));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
+  async function moveAway(target: string): Promise<void> {
+    await recover(target);
+    if (!(await exists(target))) return;
+    const parent = join(target, '..');
+    const old = join(parent, `.${basename(target)}.old-${randomBytes(6).toString('hex')}`);
+    await rename(target, old);
+    await fsyncPath(parent);
+    await rm(old, { recursive: true, force: true });
+  }
+
+  return {
+    runningDir,
+    goodDir,
+
+    putRunning(stack, from, ref): Promise<void> {
+      return serialized(stack, 'putRunning', () =>
+        swapIn(runningDir(stack), async (tmp) => {
+          await copyTree(from, tmp);
+          await writeFile(join(tmp, VERSION_FILE), formatVersionFile(ref));
+        }),
+      );
+    },
+
+    snapshotGood(stack): Promise<void> {
+      return serialized(stack, 'snapshotGood', async () => {
+        const source = runningDir(stack);
+        await recover(source);
+        if (!(await exists(source)))
+          throw new StateError(
+            'RunningMissing',
+            `stack ${stack} has no running_stacks folder to snapshot`,
+            {
+              place: { stack, file: source },
+            },
+          );
+        await swapIn(goodDir(stack), (tmp) => copyTree(source, tmp));
+      });
+    },
+
+    restoreGood(stack): Promise<void> {
+      return serialized(stack, 'restoreGood', async () => {
+        const source = goodDir(stack);
+        await recover(source);
+        if (!(await exists(source)))
+          throw new StateError('GoodMissing', `stack ${stack} has no good version to restore`, {
+            place: { stack, file: source },
+          });
+        await swapIn(runningDir(stack), (tmp) => copyTree(source, tmp));
+      });
+    },
+
+    readRunningVersion(stack): Promise<VersionRef | undefined> {
+      return serialized(stack, 'readRunningVersion', async () => {
+        await recover(runningDir(stack));
+        return readVersion(runningDir(stack));
+      });
+    },
+
+    readGoodVersion(stack): Promise<VersionRef | undefined> {
+      return serialized(stack, 'readGoodVersion', async () => {
+        await recover(goodDir(stack));
+        return readVersion(goodDir(stack));
+      });
+    },
+
+    clearRunning(stack): Promise<void> {
+      return serialized(stack, 'clearRunning', () => moveAway(runningDir(stack)));
+    },
+
+    archive(stack): Promise<string> {
+      return serialized(stack, 'archive', async () => {
+        const base = join(dataDir, 'archive');
+        await mkdir(base, { recursive: true });
+        const stamp = new Date(clock.now()).toISOString().replace(/[:.]/g, '-');
+        let dest = join(base, `${stack}-${stamp}`);
+        for (let n = 1; ; n++) {
+          try {
+            await mkdir(dest);
+            break;
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+            dest = join(base, `${stack}-${stamp}-${n}`);
+          }
+        }
+        for (const [folder, dir] of [
+          [RUNNING, runningDir(stack)],
+          [GOOD, goodDir(stack)],
+        ] as const) {
+          await recover(dir);
+          if (await exists(dir)) {
+            await rename(dir, join(dest, folder));
+            await fsyncPath(join(dir, '..'));
+          }
+        }
+        await fsyncPath(dest);
+        return dest;
+      });
+    },
+  };
+}

@@ -1,0 +1,510 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { systemClock, type Clock } from '../clock.js';
+import { BerthError, StateError } from '../errors.js';
+import { MIGRATIONS } from './migrations.js';
+import type {
+  BadVersion,
+  Condition,
+  DeploymentRecord,
+  DeploymentState,
+  HealthRecord,
+  JournalEntry,
+  StackRecord,
+  StackState,
+  StateStore,
+} from './types.js';
+
+export interface StateStoreOptions {
+  clock?: Clock;
+  /** Deployments kept per stack (with their journal and log); older finished ones are pruned. */
+  maxDeployments?: number;
+  /** Health records kept per stack. */
+  maxHealthRecords?: number;
+}
+
+export const UNFINISHED_STATES: readonly DeploymentState[] = [
+  'QUEUED',
+  'TRIGGERED',
+  'WAITING',
+  'RUNNING',
+];
+const FINAL_STATES: readonly DeploymentState[] = ['DONE', 'FAILED', 'ROLLED_BACK'];
+
+interface StackRow {
+  name: string;
+  state: string;
+  suspended: number;
+  running_version: string | null;
+  running_commit: string | null;
+  good_version: string | null;
+  good_commit: string | null;
+  last_applied_version: string | null;
+  last_attempted_version: string | null;
+  health: string | null;
+  conditions: string;
+  updated_at: string;
+}
+
+interface DeploymentRow {
+  id: number;
+  stack: string;
+  version: string;
+  commit_sha: string;
+  previous_version: string | null;
+  method: string;
+  state: string;
+  trigger_name: string;
+  started_at: string;
+  finished_at: string | null;
+  result: string | null;
+  message: string | null;
+}
+
+interface JournalRow {
+  deployment_id: number;
+  seq: number;
+  step: string;
+  detail: string;
+  at: string;
+}
+
+interface HealthRow {
+  stack: string;
+  version: string;
+  commit_sha: string;
+  health: string;
+  detail: string;
+  at: string;
+}
+
+interface BadRow {
+  stack: string;
+  version: string;
+  commit_sha: string;
+  reason: string;
+  at: string;
+}
+
+/** Copies only the keys whose value is defined, so records compare cleanly and stay small. */
+function defined<T extends object>(value: T): T {
+  return Object.fromEntries(
+    Object.entries(value).filter(([, v]) => v !== undefined && v !== null),
+  ) as T;
+}
+
+function toStack(row: StackRow): StackRecord {
+  return defined<StackRecord>({
+    name: row.name,
+    state: row.state as StackState,
+    suspended: row.suspended !== 0,
+    running:
+      row.running_version === null
+        ? undefined
+        : { version: row.running_version, commit: row.running_commit ?? '' },
+    good:
+      row.good_version === null
+        ? undefined
+        : { version: row.good_version, commit: row.good_commit ?? '' },
+    lastAppliedVersion: row.last_applied_version ?? undefined,
+    lastAttemptedVersion: row.last_attempted_version ?? undefined,
+    health: (row.health ?? undefined) as StackRecord['health'],
+    conditions: JSON.parse(row.conditions) as Condition[],
+    updatedAt: row.updated_at,
+  });
+}
+
+function toDeployment(row: DeploymentRow): DeploymentRecord {
+  return defined<DeploymentRecord>({
+    id: row.id,
+    stack: row.stack,
+    version: row.version,
+    commit: row.commit_sha,
+    previousVersion: row.previous_version ?? undefined,
+    method: row.method,
+    state: row.state as DeploymentState,
+    trigger: row.trigger_name,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at ?? undefined,
+    result: row.result ?? undefined,
+    message: row.message ?? undefined,
+  });
+}
+
+function toJournal(row: JournalRow): JournalEntry {
+  return {
+    deploymentId: row.deployment_id,
+    seq: row.seq,
+    step: row.step,
+    detail: row.detail,
+    at: row.at,
+  };
+}
+
+function toHealth(row: HealthRow): HealthRecord {
+  return {
+    stack: row.stack,
+    version: row.version,
+    commit: row.commit_sha,
+    health: row.health as HealthRecord['health'],
+    detail: row.detail,
+    at: row.at,
+  };
+}
+
+function toBad(row: BadRow): BadVersion {
+  return {
+    stack: row.stack,
+    version: row.version,
+    commit: row.commit_sha,
+    reason: row.reason,
+    at: row.at,
+  };
+}
+
+function migrate(db: Database.Database, file: string): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > MIGRATIONS.length)
+    throw new StateError(
+      'StateSchemaTooNew',
+      `state database ${file} has schema version ${current}, newer than this berth knows (${MIGRATIONS.length}); upgrade berth`,
+      { place: { file } },
+    );
+  for (let version = current; version < MIGRATIONS.length; version++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[version] ?? '');
+      db.pragma(`user_version = ${version + 1}`);
+    }).immediate();
+  }
+}
+
+function openDatabase(dbPath: string): Database.Database {
+  let db: Database.Database | undefined;
+  try {
+    if (dbPath !== ':memory:' && dbPath !== '') mkdirSync(dirname(dbPath), { recursive: true });
+    db = new Database(dbPath);
+    db.pragma('journal_mode = WAL');
+    // FULL: a journal line must be on disk before the step it announces runs.
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
+    migrate(db, dbPath);
+    return db;
+  } catch (err) {
+    db?.close();
+    if (err instanceof BerthError) throw err;
+    throw new StateError('StateOpenFailed', `cannot open the state database ${dbPath}`, {
+      cause: err,
+      place: { file: dbPath },
+    });
+  }
+}
+
+/** Opens (creating and migrating when needed) berth's SQLite state database. */
+export function openStateStore(dbPath: string, options: StateStoreOptions = {}): StateStore {
+  const clock = options.clock ?? systemClock;
+  const maxDeployments = options.maxDeployments ?? 200;
+  const maxHealth = options.maxHealthRecords ?? 1000;
+  const db = openDatabase(dbPath);
+
+  const sql = {
+    getStack: db.prepare<[string], StackRow>('SELECT * FROM stacks WHERE name = ?'),
+    listStacks: db.prepare<[], StackRow>('SELECT * FROM stacks ORDER BY name'),
+    saveStack: db.prepare(`
+      INSERT INTO stacks (name, state, suspended, running_version, running_commit, good_version,
+        good_commit, last_applied_version, last_attempted_version, health, conditions, updated_at)
+      VALUES (@name, @state, @suspended, @running_version, @running_commit, @good_version,
+        @good_commit, @last_applied_version, @last_attempted_version, @health, @conditions, @updated_at)
+      ON CONFLICT (name) DO UPDATE SET state = excluded.state, suspended = excluded.suspended,
+        running_version = excluded.running_version, running_commit = excluded.running_commit,
+        good_version = excluded.good_version, good_commit = excluded.good_commit,
+        last_applied_version = excluded.last_applied_version,
+        last_attempted_version = excluded.last_attempted_version, health = excluded.health,
+        conditions = excluded.conditions, updated_at = excluded.updated_at`),
+    insertDeployment: db.prepare(`
+      INSERT INTO deployments (stack, version, commit_sha, previous_version, method, state,
+        trigger_name, started_at, finished_at, result, message)
+      VALUES (@stack, @version, @commit_sha, @previous_version, @method, @state, @trigger_name,
+        @started_at, @finished_at, @result, @message)`),
+    updateDeployment: db.prepare(`
+      UPDATE deployments SET version = @version, commit_sha = @commit_sha,
+        previous_version = @previous_version, method = @method, state = @state,
+        trigger_name = @trigger_name, started_at = @started_at, finished_at = @finished_at,
+        result = @result, message = @message
+      WHERE id = @id`),
+    getDeployment: db.prepare<[number], DeploymentRow>('SELECT * FROM deployments WHERE id = ?'),
+    listDeployments: db.prepare<[string, number], DeploymentRow>(
+      'SELECT * FROM deployments WHERE stack = ? ORDER BY id DESC LIMIT ?',
+    ),
+    unfinished: db.prepare<[], DeploymentRow>(
+      `SELECT * FROM deployments WHERE state IN (${UNFINISHED_STATES.map((s) => `'${s}'`).join(', ')}) ORDER BY id`,
+    ),
+    pruneDeployments: db.prepare<[string, string, number]>(`
+      DELETE FROM deployments WHERE stack = ?
+        AND state IN (${FINAL_STATES.map((s) => `'${s}'`).join(', ')})
+        AND id NOT IN (SELECT id FROM deployments WHERE stack = ? ORDER BY id DESC LIMIT ?)`),
+    journal: db.prepare<[number, number, string, string, string]>(`
+      INSERT INTO deployment_journal (deployment_id, seq, step, detail, at)
+      VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM deployment_journal WHERE deployment_id = ?),
+        ?, ?, ?)`),
+    getJournal: db.prepare<[number], JournalRow>(
+      'SELECT * FROM deployment_journal WHERE deployment_id = ? ORDER BY seq',
+    ),
+    appendLog: db.prepare<[number, string]>(
+      'INSERT INTO deployment_logs (deployment_id, text) VALUES (?, ?)',
+    ),
+    getLog: db.prepare<[number], { text: string }>(
+      'SELECT text FROM deployment_logs WHERE deployment_id = ? ORDER BY id',
+    ),
+    insertHealth: db.prepare(`
+      INSERT INTO health_history (stack, version, commit_sha, health, detail, at)
+      VALUES (@stack, @version, @commit_sha, @health, @detail, @at)`),
+    pruneHealth: db.prepare<[string, string, number]>(`
+      DELETE FROM health_history WHERE stack = ?
+        AND id NOT IN (SELECT id FROM health_history WHERE stack = ? ORDER BY id DESC LIMIT ?)`),
+    healthHistory: db.prepare<[string, number], HealthRow>(
+      'SELECT * FROM health_history WHERE stack = ? ORDER BY id DESC LIMIT ?',
+    ),
+    markBad: db.prepare(`
+      INSERT INTO bad_versions (stack, version, commit_sha, reason, at)
+      VALUES (@stack, @version, @commit_sha, @reason, @at)
+      ON CONFLICT (stack, version) DO UPDATE SET commit_sha = excluded.commit_sha,
+        reason = excluded.reason, at = excluded.at`),
+    isBad: db.prepare<[string, string], BadRow>(
+      'SELECT * FROM bad_versions WHERE stack = ? AND version = ?',
+    ),
+    unmarkOne: db.prepare<[string, string]>(
+      'DELETE FROM bad_versions WHERE stack = ? AND version = ?',
+    ),
+    unmarkAll: db.prepare<[string]>('DELETE FROM bad_versions WHERE stack = ?'),
+    listBad: db.prepare<[], BadRow>('SELECT * FROM bad_versions ORDER BY stack, at, version'),
+    listBadOf: db.prepare<[string], BadRow>(
+      'SELECT * FROM bad_versions WHERE stack = ? ORDER BY at, version',
+    ),
+  };
+
+  function now(): string {
+    return new Date(clock.now()).toISOString();
+  }
+
+  /** One transaction per write; driver errors become StateErrors that name the operation. */
+  function write<T>(operation: string, fn: () => T): T {
+    try {
+      return db.transaction(fn).immediate();
+    } catch (err) {
+      if (err instanceof BerthError) throw err;
+      throw new StateError('StateWriteFailed', `state database write failed: ${operation}`, {
+        cause: err,
+        place: { file: dbPath },
+      });
+    }
+  }
+
+  function loadStack(name: string): StackRecord | undefined {
+    const row = sql.getStack.get(name);
+    return row === undefined ? undefined : toStack(row);
+  }
+
+  function freshStack(name: string): StackRecord {
+    return { name, state: 'CREATING', suspended: false, conditions: [], updatedAt: now() };
+  }
+
+  function saveStack(record: StackRecord): void {
+    sql.saveStack.run({
+      name: record.name,
+      state: record.state,
+      suspended: record.suspended ? 1 : 0,
+      running_version: record.running?.version ?? null,
+      running_commit: record.running?.commit ?? null,
+      good_version: record.good?.version ?? null,
+      good_commit: record.good?.commit ?? null,
+      last_applied_version: record.lastAppliedVersion ?? null,
+      last_attempted_version: record.lastAttemptedVersion ?? null,
+      health: record.health ?? null,
+      conditions: JSON.stringify(record.conditions),
+      updated_at: record.updatedAt,
+    });
+  }
+
+  function deploymentParams(record: Omit<DeploymentRecord, 'id'>): Record<string, unknown> {
+    return {
+      stack: record.stack,
+      version: record.version,
+      commit_sha: record.commit,
+      previous_version: record.previousVersion ?? null,
+      method: record.method,
+      state: record.state,
+      trigger_name: record.trigger,
+      started_at: record.startedAt,
+      finished_at: record.finishedAt ?? null,
+      result: record.result ?? null,
+      message: record.message ?? null,
+    };
+  }
+
+  function loadDeployment(id: number): DeploymentRecord {
+    const row = sql.getDeployment.get(id);
+    if (row === undefined)
+      throw new StateError('DeploymentNotFound', `deployment ${id} does not exist`);
+    return toDeployment(row);
+  }
+
+  return {
+    getStack: loadStack,
+
+    listStacks(): StackRecord[] {
+      return sql.listStacks.all().map(toStack);
+    },
+
+    upsertStack(name, patch): StackRecord {
+      return write('upsertStack', () => {
+        const current = loadStack(name) ?? freshStack(name);
+        // A key present with `undefined` clears that field; required fields keep their value.
+        const next: StackRecord = {
+          ...current,
+          ...patch,
+          name,
+          state: patch.state ?? current.state,
+          suspended: patch.suspended ?? current.suspended,
+          conditions: patch.conditions ?? current.conditions,
+          updatedAt: now(),
+        };
+        saveStack(next);
+        return defined(next);
+      });
+    },
+
+    setCondition(name, condition): void {
+      write('setCondition', () => {
+        const current = loadStack(name) ?? freshStack(name);
+        const previous = current.conditions.find((c) => c.type === condition.type);
+        // Flux semantics: the transition time moves only when the status changes.
+        const lastTransitionTime =
+          previous !== undefined && previous.status === condition.status
+            ? previous.lastTransitionTime
+            : now();
+        const next: Condition = {
+          type: condition.type,
+          status: condition.status,
+          reason: condition.reason,
+          message: condition.message,
+          lastTransitionTime,
+        };
+        const conditions =
+          previous === undefined
+            ? [...current.conditions, next]
+            : current.conditions.map((c) => (c.type === condition.type ? next : c));
+        saveStack({ ...current, conditions, updatedAt: now() });
+      });
+    },
+
+    startDeployment(input): DeploymentRecord {
+      return write('startDeployment', () => {
+        const record: Omit<DeploymentRecord, 'id'> = {
+          ...input,
+          state: input.state ?? 'QUEUED',
+          startedAt: now(),
+        };
+        const id = Number(sql.insertDeployment.run(deploymentParams(record)).lastInsertRowid);
+        sql.pruneDeployments.run(input.stack, input.stack, maxDeployments);
+        return loadDeployment(id);
+      });
+    },
+
+    updateDeployment(id, patch): void {
+      write('updateDeployment', () => {
+        const current = loadDeployment(id);
+        const next: DeploymentRecord = { ...current, ...patch, id, stack: current.stack };
+        // A deployment that reaches a final state has finished, even if the caller forgot to say when.
+        if (FINAL_STATES.includes(next.state) && next.finishedAt === undefined)
+          next.finishedAt = now();
+        sql.updateDeployment.run({ ...deploymentParams(next), id });
+      });
+    },
+
+    journal(id, step, detail = ''): void {
+      write('journal', () => {
+        loadDeployment(id);
+        sql.journal.run(id, id, step, detail, now());
+      });
+    },
+
+    appendLog(id, text): void {
+      write('appendLog', () => {
+        loadDeployment(id);
+        sql.appendLog.run(id, text.endsWith('\n') ? text : `${text}\n`);
+      });
+    },
+
+    getLog(id): string {
+      return sql.getLog
+        .all(id)
+        .map((row) => row.text)
+        .join('');
+    },
+
+    getJournal(id): JournalEntry[] {
+      return sql.getJournal.all(id).map(toJournal);
+    },
+
+    listDeployments(stack, limit = 50): DeploymentRecord[] {
+      return sql.listDeployments.all(stack, limit).map(toDeployment);
+    },
+
+    unfinishedDeployments(): DeploymentRecord[] {
+      return sql.unfinished.all().map(toDeployment);
+    },
+
+    recordHealth(record): void {
+      write('recordHealth', () => {
+        sql.insertHealth.run({
+          stack: record.stack,
+          version: record.version,
+          commit_sha: record.commit,
+          health: record.health,
+          detail: record.detail,
+          at: now(),
+        });
+        sql.pruneHealth.run(record.stack, record.stack, maxHealth);
+      });
+    },
+
+    healthHistory(stack, limit = 100): HealthRecord[] {
+      return sql.healthHistory.all(stack, limit).map(toHealth);
+    },
+
+    markBad(input): void {
+      write('markBad', () => {
+        sql.markBad.run({
+          stack: input.stack,
+          version: input.version,
+          commit_sha: input.commit,
+          reason: input.reason,
+          at: now(),
+        });
+      });
+    },
+
+    isBad(stack, version): BadVersion | undefined {
+      const row = sql.isBad.get(stack, version);
+      return row === undefined ? undefined : toBad(row);
+    },
+
+    unmark(stack, version): number {
+      return write('unmark', () =>
+        version === undefined
+          ? sql.unmarkAll.run(stack).changes
+          : sql.unmarkOne.run(stack, version).changes,
+      );
+    },
+
+    listBad(stack): BadVersion[] {
+      return (stack === undefined ? sql.listBad.all() : sql.listBadOf.all(stack)).map(toBad);
+    },
+
+    close(): void {
+      if (db.open) db.close();
+    },
+  };
+}

@@ -1,0 +1,151 @@
+import { symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SettingsError, StackError } from '../../src/errors.js';
+import { discoverStacks } from '../../src/stack/discover.js';
+import { COMPOSE, DEFAULTS, removeDir, tempDir, writeTree } from './fixtures.js';
+
+describe('discoverStacks', () => {
+  let root: string;
+
+  beforeEach(async () => {
+    root = await tempDir();
+  });
+  afterEach(() => removeDir(root));
+
+  it('finds folders matched by the globs that hold a compose file', async () => {
+    await writeTree(root, {
+      'stacks/web/compose.yaml': COMPOSE,
+      'stacks/db/docker-compose.yml': COMPOSE,
+      'stacks/notes/README.md': 'no compose file here',
+      'apps/api/compose.yml': COMPOSE,
+      'other/ignored/compose.yaml': COMPOSE,
+    });
+    const result = await discoverStacks(root, ['stacks/*', 'apps/*'], DEFAULTS);
+    expect(result.broken).toEqual([]);
+    expect(result.stacks.map((s) => [s.name, s.relPath])).toEqual([
+      ['api', 'apps/api'],
+      ['db', 'stacks/db'],
+      ['web', 'stacks/web'],
+    ]);
+    const web = result.stacks.find((s) => s.name === 'web')!;
+    expect(web.dir).toBe(join(root, 'stacks/web'));
+    expect(web.composeFile).toBe(join(root, 'stacks/web/compose.yaml'));
+    expect(web.version).toMatch(/^[0-9a-f]{64}$/);
+    expect(web.settings).toEqual({ ...DEFAULTS, origin: 'defaults' });
+    expect(result.stacks.find((s) => s.name === 'db')!.composeFile).toMatch(/docker-compose\.yml$/);
+  });
+
+  it('prefers compose.yaml over the other file names', async () => {
+    await writeTree(root, {
+      's/web/docker-compose.yaml': COMPOSE,
+      's/web/compose.yml': COMPOSE,
+      's/web/compose.yaml': COMPOSE,
+    });
+    const { stacks } = await discoverStacks(root, ['s/*'], DEFAULTS);
+    expect(stacks[0]!.composeFile).toBe(join(root, 's/web/compose.yaml'));
+  });
+
+  it('supports recursive globs', async () => {
+    await writeTree(root, { 'a/b/c/deep/compose.yaml': COMPOSE, 'a/top/compose.yaml': COMPOSE });
+    const { stacks } = await discoverStacks(root, ['a/**'], DEFAULTS);
+    expect(stacks.map((s) => s.name)).toEqual(['deep', 'top']);
+  });
+
+  it('refuses invalid names and keeps the other stacks', async () => {
+    await writeTree(root, {
+      'stacks/Web/compose.yaml': COMPOSE,
+      'stacks/my.app/compose.yaml': COMPOSE,
+      'stacks/_x/compose.yaml': COMPOSE,
+      'stacks/good-1_a/compose.yaml': COMPOSE,
+    });
+    const result = await discoverStacks(root, ['stacks/*'], DEFAULTS);
+    expect(result.stacks.map((s) => s.name)).toEqual(['good-1_a']);
+    expect(result.broken.map((b) => b.name).sort()).toEqual(['Web', '_x', 'my.app']);
+    for (const broken of result.broken) {
+      expect(broken.error).toBeInstanceOf(StackError);
+      expect(broken.error.reason).toBe('InvalidStackName');
+      expect(broken.error.message).toContain(`stacks/${broken.name}`);
+    }
+  });
+
+  it('marks both folders of a duplicate name broken, naming them', async () => {
+    await writeTree(root, {
+      'a/web/compose.yaml': COMPOSE,
+      'b/web/compose.yaml': COMPOSE,
+      'a/db/compose.yaml': COMPOSE,
+    });
+    const result = await discoverStacks(root, ['a/*', 'b/*'], DEFAULTS);
+    expect(result.stacks.map((s) => s.name)).toEqual(['db']);
+    expect(result.broken).toHaveLength(2);
+    for (const broken of result.broken) {
+      expect(broken.error.reason).toBe('DuplicateStackName');
+      expect(broken.error.message).toContain('a/web');
+      expect(broken.error.message).toContain('b/web');
+    }
+  });
+
+  it('does not count one folder matched by two globs as a duplicate', async () => {
+    await writeTree(root, { 'stacks/web/compose.yaml': COMPOSE });
+    const result = await discoverStacks(root, ['stacks/*', 'stacks/web'], DEFAULTS);
+    expect(result.stacks.map((s) => s.name)).toEqual(['web']);
+    expect(result.broken).toEqual([]);
+  });
+
+  it('keeps the version of a stack with bad settings', async () => {
+    await writeTree(root, {
+      'stacks/web/compose.yaml': COMPOSE,
+      'stacks/web/deploy.yaml': 'method: rolling\n',
+      'stacks/db/compose.yaml': COMPOSE,
+    });
+    const result = await discoverStacks(root, ['stacks/*'], DEFAULTS);
+    expect(result.stacks.map((s) => s.name)).toEqual(['db']);
+    const broken = result.broken[0]!;
+    expect(broken.name).toBe('web');
+    expect(broken.version).toMatch(/^[0-9a-f]{64}$/);
+    expect(broken.error).toBeInstanceOf(SettingsError);
+    expect(broken.error.place.field).toBe('method');
+  });
+
+  it('makes a stack with an escaping link broken without a version', async () => {
+    await writeTree(root, {
+      'stacks/web/compose.yaml': COMPOSE,
+      'stacks/db/compose.yaml': COMPOSE,
+    });
+    await symlink('/etc/hostname', join(root, 'stacks/web/host'));
+    const result = await discoverStacks(root, ['stacks/*'], DEFAULTS);
+    expect(result.stacks.map((s) => s.name)).toEqual(['db']);
+    expect(result.broken[0]!.error.reason).toBe('SymlinkEscapesRepository');
+    expect(result.broken[0]!.version).toBeUndefined();
+  });
+
+  it('changes only the version of the stack whose files changed', async () => {
+    await writeTree(root, {
+      'stacks/web/compose.yaml': COMPOSE,
+      'stacks/db/compose.yaml': COMPOSE,
+    });
+    const before = await discoverStacks(root, ['stacks/*'], DEFAULTS);
+    await writeFile(join(root, 'stacks/web/.env'), 'X=1\n');
+    const after = await discoverStacks(root, ['stacks/*'], DEFAULTS);
+    const version = (d: typeof before, name: string): string | undefined =>
+      d.stacks.find((s) => s.name === name)?.version;
+    expect(version(after, 'web')).not.toBe(version(before, 'web'));
+    expect(version(after, 'db')).toBe(version(before, 'db'));
+  });
+
+  it('discovers 200 stacks quickly', async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 200; i++) {
+      files[`stacks/s${i}/compose.yaml`] = COMPOSE;
+      files[`stacks/s${i}/deploy.yaml`] = 'method: blind\n';
+      for (let j = 0; j < 5; j++) files[`stacks/s${i}/conf/f${j}.txt`] = `file ${i} ${j}\n`;
+    }
+    await writeTree(root, files);
+    const started = performance.now();
+    const result = await discoverStacks(root, ['stacks/*'], DEFAULTS);
+    const elapsed = performance.now() - started;
+    expect(result.stacks).toHaveLength(200);
+    expect(result.stacks.every((s) => s.settings.method === 'blind')).toBe(true);
+    expect(elapsed).toBeLessThan(3000);
+  });
+});

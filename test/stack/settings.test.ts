@@ -1,0 +1,226 @@
+import { chmod, mkdir, symlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SettingsError } from '../../src/errors.js';
+import { extractCommentBlock, readDeploySettings } from '../../src/stack/settings.js';
+import { COMPOSE, DEFAULTS, removeDir, tempDir, writeTree } from './fixtures.js';
+
+const COMMENT_BLOCK = `# Deploy Start #
+#
+# deploy: true
+# methode: "blind"
+# healthTimeout: 2m
+#
+# Deploy End #
+`;
+
+async function errorOf(promise: Promise<unknown>): Promise<SettingsError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(SettingsError);
+  return err as SettingsError;
+}
+
+describe('readDeploySettings', () => {
+  let dir: string;
+  let compose: string;
+
+  beforeEach(async () => {
+    dir = await tempDir();
+    compose = join(dir, 'compose.yaml');
+  });
+  afterEach(() => removeDir(dir));
+
+  it('returns the defaults when no location has settings', async () => {
+    await writeTree(dir, { 'compose.yaml': COMPOSE });
+    expect(await readDeploySettings(dir, compose, DEFAULTS)).toEqual({
+      ...DEFAULTS,
+      origin: 'defaults',
+    });
+  });
+
+  it('reads deploy.yaml and merges it over the defaults', async () => {
+    await writeTree(dir, {
+      'compose.yaml': COMPOSE,
+      'deploy.yaml':
+        'method: blind\nhealthTimeout: 90\nstabilityPeriod: 1m30s\nmarkBad: false\nhooks:\n  preDeploy: hooks/pre.sh\n  timeout: 10s\n',
+      'hooks/pre.sh': '#!/bin/sh\n',
+    });
+    expect(await readDeploySettings(dir, compose, DEFAULTS)).toEqual({
+      deploy: true,
+      method: 'blind',
+      healthTimeoutMs: 90_000,
+      stabilityMs: 90_000,
+      markBad: false,
+      redeployGood: true,
+      hooks: { preDeploy: 'hooks/pre.sh', postDeploy: undefined, timeoutMs: 10_000 },
+      origin: 'deploy.yaml',
+      file: join(dir, 'deploy.yaml'),
+    });
+  });
+
+  it('reads deploy.yml too, deploy.yaml first', async () => {
+    await writeTree(dir, { 'compose.yaml': COMPOSE, 'deploy.yml': 'deploy: false\n' });
+    const yml = await readDeploySettings(dir, compose, DEFAULTS);
+    expect(yml).toMatchObject({
+      deploy: false,
+      origin: 'deploy.yaml',
+      file: join(dir, 'deploy.yml'),
+    });
+    await writeTree(dir, { 'deploy.yaml': 'method: blind\n' });
+    const yaml = await readDeploySettings(dir, compose, DEFAULTS);
+    expect(yaml).toMatchObject({ deploy: true, method: 'blind', file: join(dir, 'deploy.yaml') });
+  });
+
+  it('reads the x-berth block of the compose file', async () => {
+    await writeTree(dir, {
+      'compose.yaml': `x-berth:\n  deploy: false\n  redeployGood: false\n${COMPOSE}`,
+    });
+    expect(await readDeploySettings(dir, compose, DEFAULTS)).toMatchObject({
+      deploy: false,
+      redeployGood: false,
+      origin: 'x-berth',
+      file: compose,
+    });
+  });
+
+  it('reads seed 002 comment block, with methode as an alias of method', async () => {
+    await writeTree(dir, { 'compose.yaml': `${COMPOSE}\n${COMMENT_BLOCK}` });
+    expect(await readDeploySettings(dir, compose, DEFAULTS)).toMatchObject({
+      deploy: true,
+      method: 'blind',
+      healthTimeoutMs: 120_000,
+      origin: 'comment',
+      file: compose,
+    });
+  });
+
+  it('takes deploy.yaml over x-berth over the comment block, without mixing them', async () => {
+    await writeTree(dir, {
+      'compose.yaml': `x-berth:\n  markBad: false\n${COMPOSE}${COMMENT_BLOCK}`,
+      'deploy.yaml': 'redeployGood: false\n',
+    });
+    const fromFile = await readDeploySettings(dir, compose, DEFAULTS);
+    expect(fromFile).toMatchObject({ origin: 'deploy.yaml', redeployGood: false, markBad: true });
+    await removeDir(join(dir, 'deploy.yaml'));
+    const fromX = await readDeploySettings(dir, compose, DEFAULTS);
+    expect(fromX).toMatchObject({ origin: 'x-berth', markBad: false, method: 'simple' });
+    await writeTree(dir, { 'compose.yaml': `${COMPOSE}${COMMENT_BLOCK}` });
+    expect(await readDeploySettings(dir, compose, DEFAULTS)).toMatchObject({ origin: 'comment' });
+  });
+
+  it('refuses blue-green and canary with a clear message naming file and key', async () => {
+    await writeTree(dir, { 'compose.yaml': COMPOSE, 'deploy.yaml': 'method: blue-green\n' });
+    const err = await errorOf(readDeploySettings(dir, compose, DEFAULTS));
+    expect(err.message).toContain(
+      'method blue-green is not available yet in this version of berth; use simple or blind',
+    );
+    expect(err.place).toMatchObject({ file: join(dir, 'deploy.yaml'), field: 'method' });
+    await writeTree(dir, { 'deploy.yaml': 'methode: canary\n' });
+    const alias = await errorOf(readDeploySettings(dir, compose, DEFAULTS));
+    expect(alias.message).toContain('method canary is not available yet');
+    expect(alias.place.field).toBe('methode');
+  });
+
+  it('collects every problem: unknown keys and bad values', async () => {
+    await writeTree(dir, {
+      'compose.yaml': COMPOSE,
+      'deploy.yaml':
+        'deploy: maybe\nhealthTimeout: soon\ncolour: red\nhooks:\n  preDeploy: 3\n  retries: 2\n',
+    });
+    const err = await errorOf(readDeploySettings(dir, compose, DEFAULTS));
+    expect(err.reason).toBe('SettingsInvalid');
+    expect(err.place.file).toBe(join(dir, 'deploy.yaml'));
+    for (const key of [
+      'deploy:',
+      'healthTimeout:',
+      'colour: unknown key',
+      'hooks.preDeploy:',
+      'hooks.retries: unknown key',
+    ])
+      expect(err.message).toContain(key);
+  });
+
+  it('names the compose file for an unknown key in the comment block', async () => {
+    await writeTree(dir, {
+      'compose.yaml': `${COMPOSE}# Deploy Start #\n# test:\n#     option1: value\n# Deploy End #\n`,
+    });
+    const err = await errorOf(readDeploySettings(dir, compose, DEFAULTS));
+    expect(err.place).toMatchObject({ file: compose, field: 'test' });
+  });
+
+  it('refuses hooks that are missing or leave the stack folder', async () => {
+    await mkdir(join(dir, 'sub'));
+    await writeTree(dir, {
+      'compose.yaml': COMPOSE,
+      'outside.sh': '#!/bin/sh\n',
+      'sub/deploy.yaml': 'hooks:\n  preDeploy: ../outside.sh\n  postDeploy: missing.sh\n',
+    });
+    const stackDir = join(dir, 'sub');
+    await writeTree(stackDir, { 'compose.yaml': COMPOSE });
+    const err = await errorOf(
+      readDeploySettings(stackDir, join(stackDir, 'compose.yaml'), DEFAULTS),
+    );
+    expect(err.message).toContain('hooks.preDeploy: ../outside.sh is outside the stack folder');
+    expect(err.message).toContain('hooks.postDeploy: missing.sh does not exist');
+  });
+
+  it('refuses a hook that is a link leaving the stack folder', async () => {
+    await writeTree(dir, {
+      'outside.sh': '#!/bin/sh\n',
+      'stack/compose.yaml': COMPOSE,
+      'stack/deploy.yaml': 'hooks:\n  preDeploy: pre.sh\n',
+    });
+    await symlink('../outside.sh', join(dir, 'stack/pre.sh'));
+    const stackDir = join(dir, 'stack');
+    const err = await errorOf(
+      readDeploySettings(stackDir, join(stackDir, 'compose.yaml'), DEFAULTS),
+    );
+    expect(err.place.field).toBe('hooks.preDeploy');
+  });
+
+  it('accepts executable hooks inside the folder', async () => {
+    await writeTree(dir, {
+      'compose.yaml': COMPOSE,
+      'deploy.yaml': 'hooks:\n  postDeploy: ./scripts/post.sh\n',
+      'scripts/post.sh': '#!/bin/sh\n',
+    });
+    await chmod(join(dir, 'scripts/post.sh'), 0o755);
+    const settings = await readDeploySettings(dir, compose, DEFAULTS);
+    expect(settings.hooks.postDeploy).toBe('./scripts/post.sh');
+  });
+
+  it('reports invalid YAML in deploy.yaml', async () => {
+    await writeTree(dir, { 'compose.yaml': COMPOSE, 'deploy.yaml': 'method: [blind\n' });
+    const err = await errorOf(readDeploySettings(dir, compose, DEFAULTS));
+    expect(err.place.file).toBe(join(dir, 'deploy.yaml'));
+  });
+
+  it('treats an empty deploy.yaml as no overrides', async () => {
+    await writeTree(dir, { 'compose.yaml': COMPOSE, 'deploy.yaml': '# nothing\n' });
+    expect(await readDeploySettings(dir, compose, DEFAULTS)).toMatchObject({
+      ...DEFAULTS,
+      origin: 'deploy.yaml',
+    });
+  });
+
+  it('refuses settings that are not a mapping', async () => {
+    await writeTree(dir, { 'compose.yaml': `x-berth: [1, 2]\n${COMPOSE}` });
+    await errorOf(readDeploySettings(dir, compose, DEFAULTS));
+  });
+});
+
+describe('extractCommentBlock', () => {
+  it('strips the leading # and one space, keeping indentation', () => {
+    expect(
+      extractCommentBlock('a: 1\n# Deploy Start #\n#\n# x:\n#     y: 1\n#z\n# Deploy End #\n', 'f'),
+    ).toBe('\nx:\n    y: 1\nz');
+  });
+
+  it('returns undefined without a block and fails without an end', () => {
+    expect(extractCommentBlock('services: {}\n', 'f')).toBeUndefined();
+    expect(() => extractCommentBlock('# Deploy Start #\n# a: 1\n', 'f')).toThrow(SettingsError);
+  });
+});
