@@ -73,7 +73,10 @@ function berthService(name: string, level: number): ServiceConfig {
     networks: { default: { aliases: [] } },
     healthcheck: { disable: false, test: HEALTH, intervalMs: 250, timeoutMs: 2000, retries: 20 },
     dependsOn: Object.fromEntries(
-      depsOf(level).map((d) => [d, { condition: 'service_healthy' as const, required: true, restart: false }]),
+      depsOf(level).map((d) => [
+        d,
+        { condition: 'service_healthy' as const, required: true, restart: false },
+      ]),
     ),
     replicas: 1,
     labels: {},
@@ -132,10 +135,22 @@ async function removeAll(project: string): Promise<void> {
   const filters = { label: [`com.docker.compose.project=${project}`] };
   const containers = await docker.listContainers({ all: true, filters });
   await Promise.all(
-    containers.map((c) => docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined)),
+    containers.map((c) =>
+      docker
+        .getContainer(c.Id)
+        .remove({ force: true, v: true })
+        .catch(() => undefined),
+    ),
   );
   const networks = await docker.listNetworks({ filters });
-  await Promise.all(networks.map((n) => docker.getNetwork(n.Id).remove().catch(() => undefined)));
+  await Promise.all(
+    networks.map((n) =>
+      docker
+        .getNetwork(n.Id)
+        .remove()
+        .catch(() => undefined),
+    ),
+  );
 }
 
 async function timed(fn: () => Promise<unknown>): Promise<number> {
@@ -175,7 +190,8 @@ async function floorCold(project: string): Promise<void> {
       await new Promise<void>((resolve) => {
         const check = async (): Promise<void> => {
           const states = await Promise.all(ids.map((id) => docker.getContainer(id).inspect()));
-          if (states.every((s) => s.State.Health?.Status === 'healthy' || healthy.has(s.Id))) resolve();
+          if (states.every((s) => s.State.Health?.Status === 'healthy' || healthy.has(s.Id)))
+            resolve();
           else waiters.push(() => void check());
         };
         void check();
@@ -202,7 +218,14 @@ async function floorCold(project: string): Promise<void> {
   }
 }
 
-const KEYS = ['cold_ms', 'compose_cold_ms', 'floor_cold_ms', 'noop_ms', 'compose_noop_ms', 'down_ms'] as const;
+const KEYS = [
+  'cold_ms',
+  'compose_cold_ms',
+  'floor_cold_ms',
+  'noop_ms',
+  'compose_noop_ms',
+  'down_ms',
+] as const;
 type Key = (typeof KEYS)[number];
 
 function median(values: number[]): number {
@@ -244,7 +267,10 @@ async function main(): Promise<void> {
     for (const project of created) await removeAll(project).catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
   }
-  const r = Object.fromEntries(KEYS.map((k) => [k, Math.round(median(samples[k]))])) as Record<Key, number>;
+  const r = Object.fromEntries(KEYS.map((k) => [k, Math.round(median(samples[k]))])) as Record<
+    Key,
+    number
+  >;
   const rows: [string, number][] = [
     ['berth cold apply', r.cold_ms],
     ['docker-compose up -d (cold)', r.compose_cold_ms],

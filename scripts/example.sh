@@ -27,11 +27,11 @@ if ! git diff --quiet HEAD -- examples/stacks ||
   echo "note: examples/stacks has uncommitted changes; berth deploys what is committed on $branch" >&2
 fi
 
-# config.example.yaml is the documented config; these overrides point it at this repository.
+# config.example.yaml watches examples/stacks/* with ./data as data dir; these overrides
+# make its source this repository over git (the committed HEAD of the current branch)
+# instead of the working tree.
 export BERTH_GIT_URL="file://$root"
 export BERTH_GIT_BRANCH="$branch"
-export BERTH_SOURCE__PATHS='["examples/stacks/*"]'
-export BERTH_DATA_DIR="$root/data"
 
 berth() { node "$root/dist/cli/main.js" "$@" --config "$root/config.example.yaml"; }
 

@@ -47,6 +47,13 @@ export function relativeTime(
   return new Date(at).toISOString();
 }
 
+/** An ISO time as "2026-01-10 12:00:05" (UTC), shorter to read in tables. */
+export function formatTime(iso: string | undefined): string | undefined {
+  if (iso === undefined) return undefined;
+  const at = new Date(iso);
+  return Number.isNaN(at.getTime()) ? iso : at.toISOString().slice(0, 19).replace('T', ' ');
+}
+
 /** "version @ commit" with both shortened, or undefined when there is no version. */
 export function formatVersionRef(
   ref: { version: string; commit: string } | undefined,

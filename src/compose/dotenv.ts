@@ -27,7 +27,12 @@ export function parseDotenv(text: string, file: string, lookup: Lookup): Record<
     });
   };
   const expand = (raw: string): string =>
-    interpolateString(raw, { lookup: resolve, place: { file }, path: `line ${line}` });
+    interpolateString(raw, {
+      lookup: resolve,
+      place: { file },
+      path: `line ${line}`,
+      lenient: true,
+    });
 
   while (pos < text.length) {
     const c = text[pos];
@@ -64,7 +69,8 @@ export function parseDotenv(text: string, file: string, lookup: Lookup): Record<
       pos = eol;
       continue;
     }
-    if (sep !== '=') fail(`invalid line for "${key}": expected "="`);
+    // godotenv, which Compose's parser derives from, also takes the YAML-like `KEY: value`.
+    if (sep !== '=' && sep !== ':') fail(`invalid line for "${key}": expected "="`);
     pos++;
     while (text[pos] === ' ' || text[pos] === '\t') pos++;
     const quote = text[pos];

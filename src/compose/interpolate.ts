@@ -11,6 +11,8 @@ export interface InterpolationContext {
   place: ErrorPlace;
   /** Human-readable position, e.g. "services.web.environment.FOO". */
   path: string;
+  /** Keep a `$` that starts no variable as a literal instead of failing (dotenv files). */
+  lenient?: boolean;
 }
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*/;
@@ -95,6 +97,11 @@ export function interpolateString(text: string, ctx: InterpolationContext): stri
       i = end + 1;
     } else {
       const match = NAME.exec(text.slice(dollar + 1));
+      if (match === null && ctx.lenient === true) {
+        out += '$';
+        i = dollar + 1;
+        continue;
+      }
       if (match === null)
         fail(ctx, `invalid interpolation format "${text}": use "$$" for a literal "$"`);
       const name = match[0];

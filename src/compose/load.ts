@@ -3,6 +3,7 @@ import { access } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
+import type { z } from 'zod';
 import { ComposeError, type ErrorPlace } from '../errors.js';
 import { parseDotenv } from './dotenv.js';
 import { interpolateValues, type Lookup } from './interpolate.js';
@@ -217,6 +218,7 @@ function resolveExtends(
     let prepared = state.extendsCache.get(other);
     if (prepared === undefined) {
       const doc = readDocument(state, other, where.lookup);
+      if (!state.files.includes(other)) state.files.push(other);
       prepared = prepareServices(state, doc.top.services, other, dirname(other));
       state.extendsCache.set(other, prepared);
     }
@@ -388,6 +390,27 @@ function loadModel(
   return model;
 }
 
+const SERVICE_NAME = /^[a-zA-Z0-9][a-zA-Z0-9._-]*$/;
+
+/** Validates every definition of a top-level section, used or not, so nothing wrong goes unnoticed. */
+function validateSection<T extends z.ZodType>(
+  model: Model,
+  section: Section,
+  schema: T,
+  what: string,
+): Map<string, { raw: z.infer<T>; file: string }> {
+  const out = new Map<string, { raw: z.infer<T>; file: string }>();
+  for (const [key, entry] of model[section]) {
+    const raw = parseRaw(schema, entry.value, {
+      file: entry.file,
+      prefix: `${section}.${key}`,
+      what: `${what} "${key}"`,
+    });
+    out.set(key, { raw, file: entry.file });
+  }
+  return out;
+}
+
 function isEnabled(profiles: unknown, active: Set<string>): boolean {
   if (!Array.isArray(profiles) || profiles.length === 0) return true;
   if (active.has('*')) return true;
@@ -443,8 +466,21 @@ export async function loadProject(dir: string, options: LoadOptions = {}): Promi
     configs: new Set(model.configs.keys()),
   };
 
+  const definitions = {
+    networks: validateSection(model, 'networks', RawNetwork, 'network'),
+    volumes: validateSection(model, 'volumes', RawVolume, 'volume'),
+    secrets: validateSection(model, 'secrets', RawFileDefinition, 'secret'),
+    configs: validateSection(model, 'configs', RawFileDefinition, 'config'),
+  };
   const services: Record<string, ServiceConfig> = {};
   for (const [serviceName, entry] of model.services) {
+    if (!SERVICE_NAME.test(serviceName)) {
+      throw new ComposeError(
+        'ComposeFieldInvalid',
+        `${entry.file}: service "${serviceName}": invalid service name, use [a-zA-Z0-9._-]`,
+        { place: { file: entry.file, service: serviceName } },
+      );
+    }
     const raw = parseRaw(RawService, entry.value, {
       file: entry.file,
       service: serviceName,
@@ -458,7 +494,15 @@ export async function loadProject(dir: string, options: LoadOptions = {}): Promi
       lookup,
       declared,
     };
-    services[serviceName] = normalizeService(ctx, raw);
+    const service = normalizeService(ctx, raw);
+    if (service.containerName !== undefined && service.replicas > 1) {
+      throw new ComposeError(
+        'ComposeFieldInvalid',
+        `${entry.file}: service "${serviceName}": field "container_name": a fixed container name allows only one replica`,
+        { place: { file: entry.file, service: serviceName, field: 'container_name' } },
+      );
+    }
+    services[serviceName] = service;
   }
   for (const service of Object.values(services)) {
     for (const [dependency, config] of Object.entries(service.dependsOn)) {
@@ -491,18 +535,8 @@ export async function loadProject(dir: string, options: LoadOptions = {}): Promi
 
   const networks: Record<string, NetworkConfig> = {};
   for (const key of used.networks) {
-    const entry = model.networks.get(key);
-    if (entry === undefined) {
-      // Only `default` gets here: other undeclared networks were rejected with their service.
-      networks[key] = normalizeNetwork(name, key, {});
-      continue;
-    }
-    const raw = parseRaw(RawNetwork, entry.value, {
-      file: entry.file,
-      prefix: `networks.${key}`,
-      what: `network "${key}"`,
-    });
-    networks[key] = normalizeNetwork(name, key, raw);
+    // Only `default` can be undeclared here: other undeclared networks were rejected with their service.
+    networks[key] = normalizeNetwork(name, key, definitions.networks.get(key)?.raw ?? {});
   }
   const project: ComposeProject = {
     name,
@@ -516,27 +550,16 @@ export async function loadProject(dir: string, options: LoadOptions = {}): Promi
     extensions: model.extensions,
   };
   for (const key of used.volumes) {
-    const entry = model.volumes.get(key);
-    if (entry === undefined) continue;
-    const raw = parseRaw(RawVolume, entry.value, {
-      file: entry.file,
-      prefix: `volumes.${key}`,
-      what: `volume "${key}"`,
-    });
-    project.volumes[key] = normalizeVolume(name, key, raw);
+    const definition = definitions.volumes.get(key);
+    if (definition !== undefined) project.volumes[key] = normalizeVolume(name, key, definition.raw);
   }
   for (const kind of ['secrets', 'configs'] as const) {
     for (const key of used[kind]) {
-      const entry = model[kind].get(key);
-      if (entry === undefined) continue;
-      const raw = parseRaw(RawFileDefinition, entry.value, {
-        file: entry.file,
-        prefix: `${kind}.${key}`,
-        what: `${kind === 'secrets' ? 'secret' : 'config'} "${key}"`,
-      });
+      const definition = definitions[kind].get(key);
+      if (definition === undefined) continue;
       project[kind][key] = normalizeFileDefinition(
-        { file: entry.file, kind, key },
-        raw,
+        { file: definition.file, kind, key },
+        definition.raw,
         lookup,
         (message) => warn(state, message),
       );

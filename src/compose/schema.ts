@@ -21,11 +21,18 @@ const Num = z.union([
     .regex(/^[-+]?\d+(\.\d+)?$/, 'expected a number')
     .transform(Number),
 ]);
+const TRUE_WORDS = new Set(['y', 'yes', 'true', 'on']);
+const FALSE_WORDS = new Set(['n', 'no', 'false', 'off']);
+// Compose casts interpolated text to booleans with these words, case-insensitively.
 const Bool = z.union([
   z.boolean(),
   z
-    .enum(['true', 'false', 'True', 'False', 'TRUE', 'FALSE'])
-    .transform((v) => v === 'true' || v === 'True' || v === 'TRUE'),
+    .string()
+    .refine(
+      (v) => TRUE_WORDS.has(v.toLowerCase()) || FALSE_WORDS.has(v.toLowerCase()),
+      'expected a boolean',
+    )
+    .transform((v) => TRUE_WORDS.has(v.toLowerCase())),
 ]);
 const Duration = z.union([z.string(), z.number()]);
 const Size = z.union([z.string(), z.number()]);
@@ -33,7 +40,7 @@ const StrList = z.array(Scalar);
 const StrOrList = z.union([Scalar.transform((v) => [v]), StrList]);
 const ListOrDict = z.union([z.array(Scalar), z.record(z.string(), z.union([Scalar, z.null()]))]);
 const StrDict = z.record(z.string(), z.union([Scalar, z.null()]));
-const Mode = z.union([Int, z.string()]);
+const Mode = z.union([z.number().int(), z.string()]);
 
 export const RawPort = z.union([
   z.number().int(),
@@ -313,20 +320,27 @@ function fieldPath(path: PropertyKey[]): string {
   return out;
 }
 
+const TYPE_WORDS: Record<string, string> = { record: 'mapping', object: 'mapping', array: 'list' };
+
 function deepestIssue(issue: z.core.$ZodIssue): z.core.$ZodIssue {
   // A union failure is clearest when told through the branch that got furthest.
   if (issue.code !== 'invalid_union' || issue.errors.length === 0) return issue;
-  let best: z.core.$ZodIssue = issue;
-  let bestDepth = -1;
+  let best: z.core.$ZodIssue | undefined;
+  let bestScore = -1;
+  const expected = new Set<string>();
   for (const branch of issue.errors) {
     for (const inner of branch) {
-      if (inner.path.length > bestDepth && inner.code !== 'invalid_type') {
+      if (inner.code === 'invalid_type' && inner.path.length === 0)
+        expected.add(TYPE_WORDS[inner.expected] ?? inner.expected);
+      const score = inner.path.length * 2 + (inner.code === 'invalid_type' ? 0 : 1);
+      if (score > bestScore && !(inner.code === 'invalid_type' && inner.path.length === 0)) {
         best = { ...inner, path: [...issue.path, ...inner.path] };
-        bestDepth = inner.path.length;
+        bestScore = score;
       }
     }
   }
-  return best === issue ? issue : deepestIssue(best);
+  if (best !== undefined) return deepestIssue(best);
+  return { ...issue, message: `expected ${[...expected].join(' or ')}` };
 }
 
 /**

@@ -1,4 +1,5 @@
 import type Docker from 'dockerode';
+import semver from 'semver';
 import type {
   ComposeProject,
   FileReference,
@@ -100,7 +101,7 @@ export function buildContainerSpec(input: ContainerSpecInput): ContainerSpec {
     ...(restartPolicy === undefined ? {} : { RestartPolicy: restartPolicy }),
     ...(service.capAdd.length > 0 ? { CapAdd: service.capAdd } : {}),
     ...(service.capDrop.length > 0 ? { CapDrop: service.capDrop } : {}),
-    ...(service.dns.length > 0 ? { Dns: service.dns.slice(1) } : {}),
+    ...(service.dns.length > 0 ? { Dns: service.dns } : {}),
     ...(service.dnsSearch.length > 0 ? { DnsSearch: service.dnsSearch } : {}),
     ...(service.dnsOpt.length > 0 ? { DnsOptions: service.dnsOpt } : {}),
     ...(service.extraHosts.length > 0 ? { ExtraHosts: service.extraHosts } : {}),
@@ -142,7 +143,7 @@ export function buildContainerSpec(input: ContainerSpecInput): ContainerSpec {
     ...(service.stopSignal === undefined ? {} : { StopSignal: service.stopSignal }),
     ...(service.stopGracePeriodMs === undefined
       ? {}
-      : { StopTimeout: 7 }),
+      : { StopTimeout: Math.floor(service.stopGracePeriodMs / 1000) }),
     Tty: service.tty,
     OpenStdin: service.stdinOpen,
     // Detached like `up -d`: nothing attaches stdin, so StdinOnce stays off too.
@@ -161,9 +162,9 @@ export function buildContainerSpec(input: ContainerSpecInput): ContainerSpec {
 
 /** True when `actual` is the same or a newer Engine API version than `wanted` ("1.41" style). */
 export function apiVersionAtLeast(actual: string, wanted: string): boolean {
-  const [aMajor = 0, aMinor = 0] = actual.split('.').map(Number);
-  const [wMajor = 0, wMinor = 0] = wanted.split('.').map(Number);
-  return aMajor === wMajor ? aMinor >= wMinor : aMajor > wMajor;
+  const a = semver.coerce(actual);
+  const w = semver.coerce(wanted);
+  return a !== null && w !== null && semver.gte(a, w);
 }
 
 /** Network keys in Compose's order: highest priority first, then by key. */
@@ -325,13 +326,10 @@ function buildRestartPolicy(
 ): { Name: string; MaximumRetryCount?: number } | undefined {
   const deployPolicy = service.deploy?.restartPolicy;
   if (deployPolicy !== undefined) {
-    // deploy.restart_policy wins over restart:, as in Compose v2; `any` and `none` are swarm words.
-    const name =
-      deployPolicy.condition === 'any'
-        ? 'always'
-        : deployPolicy.condition === 'on-failure'
-          ? 'on-failure'
-          : 'no';
+    // deploy.restart_policy wins over restart:, as in Compose v2. Its conditions are swarm's
+    // words, and a missing condition means `any` (the spec's default, and what v1 does).
+    const condition = deployPolicy.condition ?? 'any';
+    const name = condition === 'any' ? 'always' : condition === 'none' ? 'no' : 'on-failure';
     return { Name: name, MaximumRetryCount: deployPolicy.maxAttempts ?? 0 };
   }
   if (service.restart === undefined) return undefined;
@@ -439,7 +437,11 @@ function bindString(volume: ServiceVolume): string {
   return `${volume.source ?? ''}:${volume.target}:${options.join(',')}`;
 }
 
-function buildMount(input: ContainerSpecInput, volume: ServiceVolume, apiVersion: string): MountSpec {
+function buildMount(
+  input: ContainerSpecInput,
+  volume: ServiceVolume,
+  apiVersion: string,
+): MountSpec {
   const mount: MountSpec = { Type: volume.type, Target: volume.target };
   if (volume.type === 'volume') {
     if (volume.source !== undefined) {
@@ -463,9 +465,7 @@ function buildMount(input: ContainerSpecInput, volume: ServiceVolume, apiVersion
     mount.Source = volume.source ?? '';
     if (volume.bind !== undefined) {
       const options = {
-        ...(volume.bind.propagation === undefined
-          ? {}
-          : { Propagation: volume.bind.propagation }),
+        ...(volume.bind.propagation === undefined ? {} : { Propagation: volume.bind.propagation }),
         // Only the Mount API on Engine 1.42+ knows CreateMountpoint; sent only when asked for.
         ...(volume.bind.createHostPath ? { CreateMountpoint: true } : {}),
       };

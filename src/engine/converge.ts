@@ -100,6 +100,7 @@ export async function applyProject(
   logger: Logger,
   project: ComposeProject,
   options: ApplyOptions = {},
+  apiVersion?: string,
 ): Promise<ApplyResult> {
   const stack = project.name;
   const progress = options.onProgress;
@@ -175,7 +176,10 @@ export async function applyProject(
   });
   for (const entry of plan) {
     if (entry.action !== 'unchanged' || entry.start === true || entry.restart === true) {
-      logger.debug({ stack, container: entry.subject, action: entry.action, reason: entry.reason }, 'container plan');
+      logger.debug(
+        { stack, container: entry.subject, action: entry.action, reason: entry.reason },
+        'container plan',
+      );
     }
   }
 
@@ -187,7 +191,11 @@ export async function applyProject(
     const handle = docker.getContainer(container.id);
     progress?.({ step: 'stop', subject: container.name });
     try {
-      if (container.state === 'running' || container.state === 'restarting' || container.state === 'paused') {
+      if (
+        container.state === 'running' ||
+        container.state === 'restarting' ||
+        container.state === 'paused'
+      ) {
         await handle.stop(t === undefined ? {} : { t });
       }
     } catch (err) {
@@ -228,6 +236,7 @@ export async function applyProject(
         return target === undefined ? `${stack}-${other}-1` : containerName(stack, target, 1);
       },
       image,
+      ...(apiVersion === undefined ? {} : { apiVersion }),
     });
     checkAborted();
     progress?.({ step: 'create', subject: name });
@@ -256,14 +265,19 @@ export async function applyProject(
     return container.id;
   }
 
-  async function executeEntry(service: ServiceConfig, entry: ContainerPlanEntry): Promise<string | undefined> {
+  async function executeEntry(
+    service: ServiceConfig,
+    entry: ContainerPlanEntry,
+  ): Promise<string | undefined> {
     const place = { stack, service: service.name };
     switch (entry.action) {
       case 'remove':
-        if (entry.container !== undefined) await stopAndRemove(entry.container, stopSeconds(service));
+        if (entry.container !== undefined)
+          await stopAndRemove(entry.container, stopSeconds(service));
         return undefined;
       case 'recreate':
-        if (entry.container !== undefined) await stopAndRemove(entry.container, stopSeconds(service));
+        if (entry.container !== undefined)
+          await stopAndRemove(entry.container, stopSeconds(service));
         return createAndStart(service, entry.number);
       case 'create':
         return createAndStart(service, entry.number);
@@ -296,13 +310,21 @@ export async function applyProject(
 
   const outcomes = new Map<string, Promise<ServiceOutcome>>();
   const dependencyWaits = new Map<string, Promise<void>>();
-  async function awaitDependency(service: ServiceConfig, depName: string, dep: DependsOnConfig): Promise<void> {
+  async function awaitDependency(
+    service: ServiceConfig,
+    depName: string,
+    dep: DependsOnConfig,
+  ): Promise<void> {
     const depService = project.services[depName];
     if (depService === undefined) {
       if (!dep.required) return;
-      throw new EngineError('DependencyMissing', `service ${service.name} depends on missing service ${depName}`, {
-        place: { stack, service: service.name, field: 'depends_on' },
-      });
+      throw new EngineError(
+        'DependencyMissing',
+        `service ${service.name} depends on missing service ${depName}`,
+        {
+          place: { stack, service: service.name, field: 'depends_on' },
+        },
+      );
     }
     if (depService.replicas === 0) return;
     const outcome = await (outcomes.get(depName) ??
@@ -314,9 +336,13 @@ export async function applyProject(
     if (outcome.untouched && conditionHolds(outcome.observed, dep)) return;
     if (outcome.containerIds.length === 0) {
       if (!dep.required) return;
-      throw new EngineError('DependencyFailed', `service ${service.name}: dependency ${depName} has no container`, {
-        place: { stack, service: service.name },
-      });
+      throw new EngineError(
+        'DependencyFailed',
+        `service ${service.name}: dependency ${depName} has no container`,
+        {
+          place: { stack, service: service.name },
+        },
+      );
     }
     if (dep.condition === 'service_started') return;
     progress?.({ step: 'wait', subject: service.name, detail: `${depName} ${dep.condition}` });
@@ -343,11 +369,15 @@ export async function applyProject(
       await shared;
     } catch (err) {
       if (err instanceof EngineError && err.place.service !== service.name) {
-        throw new EngineError(err.reason, err.message.replace(/^service [^:]+:/, `service ${service.name}:`), {
-          cause: err.cause,
-          place: { ...err.place, service: service.name },
-          transient: err.transient,
-        });
+        throw new EngineError(
+          err.reason,
+          err.message.replace(/^service [^:]+:/, `service ${service.name}:`),
+          {
+            cause: err.cause,
+            place: { ...err.place, service: service.name },
+            transient: err.transient,
+          },
+        );
       }
       throw err;
     }
@@ -355,14 +385,23 @@ export async function applyProject(
 
   async function convergeService(service: ServiceConfig): Promise<ServiceOutcome> {
     const deps = serviceDependencies(service);
-    await Promise.all(deps.map((d) => outcomes.get(d)));
     await Promise.all(
-      Object.entries(service.dependsOn).map(([depName, dep]) => awaitDependency(service, depName, dep)),
+      deps.flatMap((d) => {
+        const outcome = outcomes.get(d);
+        return outcome === undefined ? [] : [outcome];
+      }),
+    );
+    await Promise.all(
+      Object.entries(service.dependsOn).map(([depName, dep]) =>
+        awaitDependency(service, depName, dep),
+      ),
     );
     checkAborted();
     const entries = plan.filter((e) => e.service === service.name);
     const ids = await Promise.all(entries.map((e) => executeEntry(service, e)));
-    const untouched = entries.every((e) => e.action === 'unchanged' && e.start !== true && e.restart !== true);
+    const untouched = entries.every(
+      (e) => e.action === 'unchanged' && e.start !== true && e.restart !== true,
+    );
     return {
       containerIds: ids.filter((id): id is string => id !== undefined),
       untouched,

@@ -32,6 +32,19 @@ export function createDockerEngine(options: DockerEngineOptions): ContainerEngin
   const logger = options.logger;
   const calls = countCalls(docker);
 
+  let apiVersion: Promise<string | undefined> | undefined;
+  /** The daemon's API version, asked once: the container spec refuses fields it does not know. */
+  function daemonApiVersion(): Promise<string | undefined> {
+    apiVersion ??= docker.version().then(
+      (v) => v.ApiVersion,
+      (err: unknown) => {
+        apiVersion = undefined;
+        throw engineError('DockerUnavailable', 'cannot reach Docker', err);
+      },
+    );
+    return apiVersion;
+  }
+
   async function list(projectName: string): Promise<Docker.ContainerInfo[]> {
     try {
       return await listProject(docker, projectName);
@@ -40,7 +53,11 @@ export function createDockerEngine(options: DockerEngineOptions): ContainerEngin
     }
   }
 
-  async function stopAll(projectName: string, containers: Docker.ContainerInfo[], timeoutMs?: number): Promise<void> {
+  async function stopAll(
+    projectName: string,
+    containers: Docker.ContainerInfo[],
+    timeoutMs?: number,
+  ): Promise<void> {
     const t = timeoutMs === undefined ? undefined : Math.ceil(timeoutMs / 1000);
     await Promise.all(
       containers
@@ -61,8 +78,8 @@ export function createDockerEngine(options: DockerEngineOptions): ContainerEngin
   }
 
   return {
-    apply(project: ComposeProject, applyOptions?: ApplyOptions): Promise<ApplyResult> {
-      return applyProject(docker, logger, project, applyOptions);
+    async apply(project: ComposeProject, applyOptions?: ApplyOptions): Promise<ApplyResult> {
+      return applyProject(docker, logger, project, applyOptions, await daemonApiVersion());
     },
 
     async observe(projectName: string): Promise<ObservedProject> {
@@ -72,7 +89,10 @@ export function createDockerEngine(options: DockerEngineOptions): ContainerEngin
 
     async observeAll(filterLabel: string = LABEL.managed): Promise<Map<string, ObservedProject>> {
       try {
-        const listed = await docker.listContainers({ all: true, filters: { label: [filterLabel] } });
+        const listed = await docker.listContainers({
+          all: true,
+          filters: { label: [filterLabel] },
+        });
         return groupByProject(listed);
       } catch (err) {
         throw engineError('ListFailed', 'cannot list containers', err);
@@ -108,7 +128,9 @@ export function createDockerEngine(options: DockerEngineOptions): ContainerEngin
       await Promise.all(
         listed.map(async (c) => {
           try {
-            await docker.getContainer(c.Id).remove({ force: true, v: downOptions.volumes ?? false });
+            await docker
+              .getContainer(c.Id)
+              .remove({ force: true, v: downOptions.volumes ?? false });
           } catch (err) {
             if (isNotFound(err) || statusOf(err) === 409) return;
             throw engineError('ContainerRemoveFailed', `cannot remove ${c.Names[0] ?? c.Id}`, err, {

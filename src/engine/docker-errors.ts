@@ -8,7 +8,7 @@ interface DockerLikeError {
 }
 
 function asDockerError(err: unknown): DockerLikeError {
-  return typeof err === 'object' && err !== null ? (err as DockerLikeError) : {};
+  return typeof err === 'object' && err !== null ? err : {};
 }
 
 /** HTTP status of a failed Engine API call, when the daemon answered. */
@@ -26,7 +26,14 @@ export function dockerMessage(err: unknown): string {
   return e.json?.message ?? e.message ?? String(err);
 }
 
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOENT', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EACCES']);
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ENOENT',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EACCES',
+]);
 
 /**
  * Wraps a dockerode failure in an EngineError. An unreachable daemon becomes DockerUnavailable

@@ -2,6 +2,21 @@ import type Docker from 'dockerode';
 import { engineError } from './docker-errors.js';
 import { LABEL } from './types.js';
 
+/** Container state changes the waits react to; the daemon matches health_status by prefix. */
+const WATCHED_ACTIONS = [
+  'create',
+  'start',
+  'restart',
+  'die',
+  'kill',
+  'oom',
+  'stop',
+  'pause',
+  'unpause',
+  'destroy',
+  'health_status',
+] as const;
+
 /** One container event from Docker's events stream. */
 export interface ContainerEvent {
   /** "start", "die", "health_status: healthy", "restart", "destroy"... */
@@ -32,7 +47,12 @@ export async function openEvents(docker: Docker, project: string): Promise<Event
   let stream: NodeJS.ReadableStream;
   try {
     stream = await docker.getEvents({
-      filters: { type: ['container'], label: [`${LABEL.project}=${project}`] },
+      filters: {
+        type: ['container'],
+        label: [`${LABEL.project}=${project}`],
+        // Healthchecks run as execs: without this filter every probe would wake the waits.
+        event: [...WATCHED_ACTIONS],
+      },
     });
   } catch (err) {
     throw engineError('EventsUnavailable', 'cannot follow Docker events', err, { stack: project });
@@ -54,6 +74,7 @@ export async function openEvents(docker: Docker, project: string): Promise<Event
         continue;
       }
       if (raw.Type !== 'container' || raw.Actor?.ID === undefined) continue;
+      if (raw.Action?.startsWith('exec_') === true) continue;
       const event: ContainerEvent = {
         action: raw.Action ?? '',
         containerId: raw.Actor.ID,

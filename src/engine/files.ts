@@ -31,7 +31,10 @@ async function tarOf(files: ContainerFile[]): Promise<Buffer> {
 }
 
 /** Copies secret and config files into a created container before it starts. */
-export async function uploadFiles(container: Docker.Container, files: ContainerFile[]): Promise<void> {
+export async function uploadFiles(
+  container: Docker.Container,
+  files: ContainerFile[],
+): Promise<void> {
   if (files.length === 0) return;
   await container.putArchive(await tarOf(files), { path: '/' });
 }

@@ -73,7 +73,10 @@ export async function waitForDependency(input: {
       for (const info of containers.values()) {
         const verdict = checkCondition(info, input.condition);
         if (verdict.state === 'fail') {
-          return { done: true, value: { failed: `${info.Name.replace(/^\//, '')} ${verdict.why}` } };
+          return {
+            done: true,
+            value: { failed: `${info.Name.replace(/^\//, '')} ${verdict.why}` },
+          };
         }
         if (verdict.state === 'wait') waiting = true;
       }
@@ -148,12 +151,22 @@ function judgeContainer(
   const startedAt = Date.parse(state.StartedAt);
   const stableAt = (Number.isNaN(startedAt) ? now : startedAt) + stabilityMs;
   if (now >= stableAt) {
-    return { status: 'healthy', line: `${name}: running ${Math.round((now - startedAt) / 1000)} s without restart` };
+    return {
+      status: 'healthy',
+      line: `${name}: running ${Math.round((now - startedAt) / 1000)} s without restart`,
+    };
   }
-  return { status: 'starting', line: `${name}: running, stable in ${stableAt - now} ms`, wakeAt: stableAt };
+  return {
+    status: 'starting',
+    line: `${name}: running, stable in ${stableAt - now} ms`,
+    wakeAt: stableAt,
+  };
 }
 
-function toContainer(info: Docker.ContainerInspectInfo, health: ObservedContainer['health']): ObservedContainer {
+function toContainer(
+  info: Docker.ContainerInspectInfo,
+  health: ObservedContainer['health'],
+): ObservedContainer {
   const labels = info.Config.Labels ?? {};
   return {
     id: info.Id,
@@ -183,19 +196,30 @@ function evaluateProject(
   let wakeAt: number | undefined;
   for (const svc of services) {
     const infos = [...containers.values()]
-      .filter((i) => i.Config.Labels?.[LABEL.service] === svc.name && i.Config.Labels[LABEL.oneoff] !== 'True')
+      .filter(
+        (i) =>
+          i.Config.Labels?.[LABEL.service] === svc.name && i.Config.Labels[LABEL.oneoff] !== 'True',
+      )
       .sort((a, b) => a.Name.localeCompare(b.Name));
     const lines: string[] = [];
     const statuses: ContainerHealthLine['status'][] = [];
     const observed: ObservedContainer[] = [];
     for (const info of infos) {
-      const judged = judgeContainer(info, baseline.get(info.Id) ?? info.RestartCount, stabilityMs, now);
+      const judged = judgeContainer(
+        info,
+        baseline.get(info.Id) ?? info.RestartCount,
+        stabilityMs,
+        now,
+      );
       lines.push(judged.line);
       statuses.push(judged.status);
       if (judged.wakeAt !== undefined) wakeAt = Math.min(wakeAt ?? judged.wakeAt, judged.wakeAt);
       const health = info.State.Health?.Status;
       observed.push(
-        toContainer(info, health === 'healthy' || health === 'unhealthy' || health === 'starting' ? health : 'none'),
+        toContainer(
+          info,
+          health === 'healthy' || health === 'unhealthy' || health === 'starting' ? health : 'none',
+        ),
       );
     }
     let status: ServiceHealthStatus;
@@ -231,7 +255,10 @@ export async function waitProjectHealthy(
   const started = Date.now();
   const stabilityMs = options.stabilityMs ?? 10_000;
   const wanted = options.services ?? Object.keys(project.services);
-  const services = wanted.map((name) => ({ name, replicas: project.services[name]?.replicas ?? 1 }));
+  const services = wanted.map((name) => ({
+    name,
+    replicas: project.services[name]?.replicas ?? 1,
+  }));
   const names = new Set(wanted);
   const feed = await openEvents(docker, project.name);
   try {
@@ -263,7 +290,8 @@ export async function waitProjectHealthy(
       ...(options.signal === undefined ? {} : { signal: options.signal }),
       place: { stack: project.name },
       evaluate: (containers, now): Verdict<HealthReport> => {
-        for (const [id, info] of containers) if (!baseline.has(id)) baseline.set(id, info.RestartCount);
+        for (const [id, info] of containers)
+          if (!baseline.has(id)) baseline.set(id, info.RestartCount);
         const evaluated = evaluateProject(services, containers, baseline, stabilityMs, now);
         const statuses = evaluated.services.map((s) => s.status);
         if (statuses.includes('unhealthy')) {
@@ -272,10 +300,16 @@ export async function waitProjectHealthy(
         if (statuses.every((s) => s === 'healthy' || s === 'completed')) {
           return { done: true, value: report('healthy', evaluated.services) };
         }
-        return { done: false, ...(evaluated.wakeAt === undefined ? {} : { wakeAt: evaluated.wakeAt }) };
+        return {
+          done: false,
+          ...(evaluated.wakeAt === undefined ? {} : { wakeAt: evaluated.wakeAt }),
+        };
       },
       onTimeout: (containers) =>
-        report('timeout', evaluateProject(services, containers, baseline, stabilityMs, Date.now()).services),
+        report(
+          'timeout',
+          evaluateProject(services, containers, baseline, stabilityMs, Date.now()).services,
+        ),
     });
   } finally {
     feed.close();

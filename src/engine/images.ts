@@ -27,23 +27,20 @@ async function inspectImageId(docker: Docker, ref: string): Promise<string | und
 /** Runs a pull or build stream to its end; the daemon reports failures inside the stream. */
 async function follow(docker: Docker, stream: NodeJS.ReadableStream): Promise<ProgressMessage[]> {
   return new Promise((resolve, reject) => {
-    docker.modem.followProgress(
-      stream,
-      (err: Error | null, output: ProgressMessage[]) => {
-        if (err !== null) {
-          reject(err);
-          return;
-        }
-        const failed = output.find((m) => m.error !== undefined || m.errorDetail !== undefined);
-        if (failed !== undefined) reject(new Error(failed.errorDetail?.message ?? failed.error));
-        else resolve(output);
-      },
-    );
+    docker.modem.followProgress(stream, (err: Error | null, output: ProgressMessage[]) => {
+      if (err !== null) {
+        reject(err);
+        return;
+      }
+      const failed = output.find((m) => m.error !== undefined || m.errorDetail !== undefined);
+      if (failed !== undefined) reject(new Error(failed.errorDetail?.message ?? failed.error));
+      else resolve(output);
+    });
   });
 }
 
 async function pull(docker: Docker, ref: string): Promise<void> {
-  const stream = (await docker.pull(ref)) as NodeJS.ReadableStream;
+  const stream = await docker.pull(ref);
   await follow(docker, stream);
 }
 
@@ -71,11 +68,7 @@ async function packContext(context: string): Promise<NodeJS.ReadableStream> {
   return tar as unknown as NodeJS.ReadableStream;
 }
 
-async function build(
-  docker: Docker,
-  service: ServiceConfig,
-  ref: string,
-): Promise<void> {
+async function build(docker: Docker, service: ServiceConfig, ref: string): Promise<void> {
   const spec = service.build;
   if (spec === undefined) throw new Error('service has no build section');
   const context = await packContext(spec.context);
@@ -119,9 +112,13 @@ export async function ensureImage(input: {
     );
   try {
     const policy = service.pullPolicy;
-    const local = policy === 'always' || policy === 'build' ? undefined : await inspectImageId(docker, ref);
+    const local =
+      policy === 'always' || policy === 'build' ? undefined : await inspectImageId(docker, ref);
     if (local !== undefined) return local;
-    if (service.build !== undefined && (policy === 'build' || policy === 'missing' || policy === 'never')) {
+    if (
+      service.build !== undefined &&
+      (policy === 'build' || policy === 'missing' || policy === 'never')
+    ) {
       input.onProgress?.({ step: 'build', subject: service.name, detail: ref });
       try {
         await build(docker, service, ref);

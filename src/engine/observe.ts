@@ -88,7 +88,10 @@ export function groupByProject(list: Docker.ContainerInfo[]): Map<string, Observ
 }
 
 /** Lists a project's containers (all states) in one call. */
-export async function listProject(docker: Docker, project: string): Promise<Docker.ContainerInfo[]> {
+export async function listProject(
+  docker: Docker,
+  project: string,
+): Promise<Docker.ContainerInfo[]> {
   return docker.listContainers({ all: true, filters: { label: [`${LABEL.project}=${project}`] } });
 }
 

@@ -17,7 +17,8 @@ async function ensureNetwork(
     await docker.getNetwork(network.name).inspect();
     return;
   } catch (err) {
-    if (!isNotFound(err)) throw engineError('NetworkFailed', `cannot inspect network ${network.name}`, err, place);
+    if (!isNotFound(err))
+      throw engineError('NetworkFailed', `cannot inspect network ${network.name}`, err, place);
   }
   if (network.external) {
     throw new EngineError(
@@ -70,7 +71,8 @@ async function ensureVolume(
     await docker.getVolume(volume.name).inspect();
     return;
   } catch (err) {
-    if (!isNotFound(err)) throw engineError('VolumeFailed', `cannot inspect volume ${volume.name}`, err, place);
+    if (!isNotFound(err))
+      throw engineError('VolumeFailed', `cannot inspect volume ${volume.name}`, err, place);
   }
   if (volume.external) {
     throw new EngineError(
@@ -135,6 +137,11 @@ export async function removeResources(
       }),
     );
   } catch (err) {
-    throw engineError('RemoveFailed', `cannot remove networks or volumes of ${project}`, err, place);
+    throw engineError(
+      'RemoveFailed',
+      `cannot remove networks or volumes of ${project}`,
+      err,
+      place,
+    );
   }
 }

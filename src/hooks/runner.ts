@@ -162,6 +162,15 @@ export function createHookRunner(options: HookRunnerOptions): HookRunner {
     if (problem !== undefined)
       return { ok: false, exitCode: null, timedOut: false, output: `${problem}\n`, durationMs: 0 };
 
+    if (request.signal?.aborted === true)
+      return {
+        ok: false,
+        exitCode: null,
+        timedOut: false,
+        output: 'hook was cancelled before it started\n',
+        durationMs: 0,
+      };
+
     const path = resolve(request.stackDir, request.script);
     const command = (await isExecutable(path)) ? [path] : ['sh', path];
     const output = new TailBuffer(maxOutput);
@@ -273,7 +282,7 @@ export function createHookRunner(options: HookRunnerOptions): HookRunner {
         durationMs: result.durationMs,
       };
       if (result.ok) log.info(summary, 'hook finished');
-      else log.warn({ ...summary, output: result.output.slice(-2000) }, 'hook failed');
+      else log.warn(summary, 'hook failed');
       return result;
     },
   };

@@ -51,7 +51,8 @@ function changeReason(
   forceRecreate: boolean,
 ): string | undefined {
   if (forceRecreate) return 'forced recreate';
-  if (container.state === 'dead' || container.state === 'removing') return `container ${container.state}`;
+  if (container.state === 'dead' || container.state === 'removing')
+    return `container ${container.state}`;
   if (container.configHash !== desired.hash) return 'config hash changed';
   if (container.imageId !== desired.imageId) return 'image changed';
   return undefined;
@@ -97,7 +98,8 @@ export function computeContainerPlan(
     const byNumber = new Map<number, ObservedContainer>();
     const extra: ObservedContainer[] = [];
     for (const c of containers) {
-      if (c.number >= 1 && c.number <= d.replicas && !byNumber.has(c.number)) byNumber.set(c.number, c);
+      if (c.number >= 1 && c.number <= d.replicas && !byNumber.has(c.number))
+        byNumber.set(c.number, c);
       else extra.push(c);
     }
     for (const c of extra) {

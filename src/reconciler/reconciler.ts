@@ -4,7 +4,7 @@ import path from 'node:path';
 import { loadProject } from '../compose/load.js';
 import type { ComposeProject } from '../compose/types.js';
 import type { ObservedProject } from '../engine/types.js';
-import { BerthError, SourceError, describeError } from '../errors.js';
+import { BerthError, EngineError, SourceError, describeError } from '../errors.js';
 import { computePlan, shortVersion, type StackPlan } from '../plan/stack-plan.js';
 import type { SourceRevision } from '../source/types.js';
 import { discoverStacks } from '../stack/discover.js';
@@ -51,6 +51,11 @@ function describeLoadError(err: unknown): string {
   return where.length === 0 ? text : `${text} (${where.join(', ')})`;
 }
 
+/** Docker hiccups and unreachable remotes pass; the next pass tries again. */
+function isTransient(err: unknown): boolean {
+  return (err instanceof EngineError || err instanceof SourceError) && err.transient;
+}
+
 function asBerthError(err: unknown, reason: string): BerthError {
   return err instanceof BerthError
     ? err
@@ -77,6 +82,29 @@ function hasContainers(observed: ObservedProject | undefined): boolean {
   return Object.values(observed?.services ?? {}).some((s) => s.containers.length > 0);
 }
 
+/** Stacks asked for by name that the repository does not hold. */
+function unknownStacks(plan: StackPlan[], only: string[] | undefined): StackOutcome[] {
+  const planned = new Set(plan.map((entry) => entry.stack));
+  return (only ?? [])
+    .filter((name) => !planned.has(name))
+    .map((name) => ({
+      stack: name,
+      outcome: 'terminal' as const,
+      result: 'failed' as const,
+      message: `no stack named ${name} in the repository or the state`,
+    }));
+}
+
+/** A pass is ok when the source answered and no stack failed, was rolled back or is invalid. */
+function passOk(stacks: StackOutcome[], sourceError: BerthError | undefined): boolean {
+  return (
+    sourceError === undefined &&
+    stacks.every(
+      (s) => s.result !== 'failed' && s.result !== 'rolled-back' && s.result !== 'invalid',
+    )
+  );
+}
+
 const SKIP_RESULT: Record<NonNullable<StackPlan['skip']>, StackResult> = {
   suspended: 'suspended',
   disabled: 'disabled',
@@ -89,6 +117,7 @@ const SKIP_RESULT: Record<NonNullable<StackPlan['skip']>, StackResult> = {
 export function createReconciler(deps: ReconcilerDeps): Reconciler {
   const { source, engine, store, folders, hooks, clock, logger } = deps;
   const withStackLock = createKeyedLock();
+  const withPassLock = createKeyedLock();
   let recovered = false;
 
   async function load(dir: string, projectName: string): Promise<ComposeProject> {
@@ -192,7 +221,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
         type: 'Reconciling',
         status: 'True',
         reason: 'Progressing',
-        message: `deploying ${target.version}`,
+        message: `deploying ${shortVersion(target.version)}`,
       },
     ]);
     const deployment = store.startDeployment({
@@ -239,13 +268,9 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     }
 
     if (result === undefined) {
-      const transient =
-        thrown !== undefined &&
-        'transient' in thrown &&
-        (thrown as { transient: boolean }).transient;
       return {
         stack,
-        outcome: transient ? 'retry-later' : 'terminal',
+        outcome: isTransient(thrown) ? 'retry-later' : 'terminal',
         result: 'failed',
         message: thrown?.message ?? 'deployment failed',
         version: target.version,
@@ -376,6 +401,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       runningVersions: Map<string, VersionRef | undefined>;
       options: ReconcileOptions;
       trigger: string;
+      sourceError?: BerthError;
     },
   ): Promise<StackOutcome> {
     const stack = entry.stack;
@@ -406,6 +432,16 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       }
     }
     if (entry.action === 'unchanged') {
+      if (ctx.sourceError !== undefined && ctx.records.has(stack)) {
+        setConditions(stack, [
+          {
+            type: 'Reconciling',
+            status: 'False',
+            reason: 'SourceUnavailable',
+            message: `source unavailable, kept ${ctx.revision.commit}: ${ctx.sourceError.message}`,
+          },
+        ]);
+      }
       return { ...base, outcome: 'done', result: 'unchanged', message: entry.reason };
     }
     if (entry.action === 'remove') return prune(stack, ctx.trigger);
@@ -465,7 +501,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     }
   }
 
-  async function reconcileOnce(options: ReconcileOptions = {}): Promise<PassResult> {
+  async function pass(options: ReconcileOptions): Promise<PassResult> {
     const trigger = options.trigger ?? 'reconcile';
     const dryRun = options.dryRun === true;
     options.onProgress?.({ step: 'sync' });
@@ -510,18 +546,22 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
         message: entry.reason,
         version: entry.version,
       }));
-      return {
-        revision,
-        sourceError,
-        plan,
-        stacks,
-        ok: sourceError === undefined && stacks.every((s) => s.outcome !== 'terminal'),
-      };
+      stacks.push(...unknownStacks(plan, options.stacks));
+      return { revision, sourceError, plan, stacks, ok: passOk(stacks, sourceError) };
     }
 
-    const ctx = { revision, observed, records, runningVersions, options, trigger };
+    const ctx = { revision, observed, records, runningVersions, options, trigger, sourceError };
     const stacks = await mapLimit(plan, PARALLEL_STACKS, (entry) =>
-      withStackLock(entry.stack, async () => {
+      withStackLock(entry.stack, async (): Promise<StackOutcome> => {
+        if (options.signal?.aborted === true) {
+          return {
+            stack: entry.stack,
+            outcome: 'retry-later',
+            result: 'failed',
+            message: 'not reconciled: the pass was cancelled',
+            version: entry.version,
+          };
+        }
         try {
           return await applyEntry(entry, ctx);
         } catch (err) {
@@ -530,8 +570,8 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
           const error = asBerthError(err, 'ReconcileFailed');
           return {
             stack: entry.stack,
-            outcome: 'retry-later' as const,
-            result: 'failed' as const,
+            outcome: 'retry-later',
+            result: 'failed',
             message: describeError(err),
             version: entry.version,
             error,
@@ -539,11 +579,8 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
         }
       }),
     );
-    const ok =
-      sourceError === undefined &&
-      stacks.every(
-        (s) => s.result !== 'failed' && s.result !== 'rolled-back' && s.result !== 'invalid',
-      );
+    stacks.push(...unknownStacks(plan, options.stacks));
+    const ok = passOk(stacks, sourceError);
     logger.info(
       {
         commit: revision.commit,
@@ -687,6 +724,11 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       if (failure !== undefined) throw asBerthError(failure, 'DownFailed');
       logger.info({ stack, trigger }, 'stack brought down');
     });
+  }
+
+  function reconcileOnce(options: ReconcileOptions = {}): Promise<PassResult> {
+    // Passes plan from one observation; two at once would both act on the same stale picture.
+    return options.dryRun === true ? pass(options) : withPassLock('pass', () => pass(options));
   }
 
   return { reconcileOnce, rollback, down };

@@ -265,7 +265,9 @@ export function createServerApp(options: ServerAppOptions): ServerApp {
         try {
           event = spec.parse(c, body);
         } catch (err) {
-          log.warn({ provider, err }, 'webhook payload invalid');
+          // A JSON syntax error quotes the body; the schema's issues only name fields.
+          const problem = err instanceof z.ZodError ? z.prettifyError(err) : 'invalid JSON';
+          log.warn({ provider, problem }, 'webhook payload invalid');
           return answer(
             c,
             'invalid',

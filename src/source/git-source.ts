@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { SourceError } from '../errors.js';
@@ -131,7 +131,13 @@ export function createGitSource(options: GitSourceOptions): StackSource {
   /** Clones next to the checkout and swaps it in only once the clone is complete. */
   async function cloneFresh(target: Target, signal?: AbortSignal): Promise<void> {
     await mkdir(parent, { recursive: true });
-    const temp = await mkdtemp(path.join(parent, `.${path.basename(dir)}-clone-`));
+    const prefix = `.${path.basename(dir)}-clone-`;
+    // A clone cut short by a crash leaves its temp folder behind; nothing else uses them.
+    for (const name of await readdir(parent)) {
+      if (name.startsWith(prefix))
+        await rm(path.join(parent, name), { recursive: true, force: true });
+    }
+    const temp = await mkdtemp(path.join(parent, prefix));
     try {
       const args = ['clone', '--single-branch', '--no-tags', '--branch', target.ref];
       if (depth > 0) args.push('--depth', String(depth));

@@ -1,7 +1,7 @@
 import { basename, relative, resolve } from 'node:path';
 import fg from 'fast-glob';
 import { BerthError, StackError } from '../errors.js';
-import { findComposeFile } from './compose-file.js';
+import { findComposeFile } from '../compose/load.js';
 import { SKIPPED_FOLDERS, hashStackFolder } from './hash.js';
 import { readDeploySettings } from './settings.js';
 import type { BrokenStack, DiscoveredStack, Discovery, SettingsDefaults } from './types.js';

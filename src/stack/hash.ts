@@ -1,14 +1,12 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { readFile, readlink, realpath } from 'node:fs/promises';
+import { open, readdir, readlink, realpath } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import fg from 'fast-glob';
 import { StackError } from '../errors.js';
 import { createLimiter } from './limit.js';
 
 /** Folders that are never part of a stack's version. */
-export const SKIPPED_FOLDERS = ['.git'] as const;
+export const SKIPPED_FOLDERS: readonly string[] = ['.git'];
 
 /**
  * One limiter for the whole process: a pass hashes every stack at once, and the open-file
@@ -24,13 +22,44 @@ function isInside(root: string, target: string): boolean {
   return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel));
 }
 
-async function digestFile(file: string, size: number): Promise<string> {
+/** The content digest, prefixed `x` for a file its owner may execute and `f` otherwise. */
+async function digestFile(file: string): Promise<string> {
   return readLimit(async () => {
     const hash = createHash('sha256');
-    if (size > STREAM_ABOVE_BYTES) await pipeline(createReadStream(file), hash);
-    else hash.update(await readFile(file));
-    return hash.digest('hex');
+    const handle = await open(file, 'r');
+    let kind: string;
+    try {
+      const stats = await handle.stat();
+      // Git keeps the executable bit, so it is part of the version: a hook made executable is a change.
+      kind = (stats.mode & 0o100) !== 0 ? 'x' : 'f';
+      if (stats.size > STREAM_ABOVE_BYTES)
+        await pipeline(handle.createReadStream({ autoClose: false }), hash);
+      else hash.update(await handle.readFile());
+    } finally {
+      await handle.close();
+    }
+    return `${kind}\0${hash.digest('hex')}`;
   });
+}
+
+interface Entry {
+  path: string;
+  kind: 'file' | 'link';
+}
+
+/** Lists files and links under dir (posix relative paths), not entering skipped folders. */
+async function walk(dir: string, prefix: string, out: Entry[]): Promise<void> {
+  const entries = await readLimit(() => readdir(dir, { withFileTypes: true }));
+  await Promise.all(
+    entries.map(async (entry) => {
+      const path = prefix === '' ? entry.name : `${prefix}/${entry.name}`;
+      if (entry.isSymbolicLink()) out.push({ path, kind: 'link' });
+      else if (entry.isFile()) out.push({ path, kind: 'file' });
+      else if (entry.isDirectory() && !SKIPPED_FOLDERS.includes(entry.name))
+        await walk(join(dir, entry.name), path, out);
+      // Sockets and pipes are not content.
+    }),
+  );
 }
 
 async function linkTarget(link: string, repoRoot: string, realRoot: string): Promise<string> {
@@ -58,36 +87,25 @@ async function linkTarget(link: string, repoRoot: string, realRoot: string): Pro
  * The stack's version: SHA-256 (hex) over its files in sorted relative-path order. Each file
  * contributes its posix relative path and the SHA-256 of its content (files are digested in
  * parallel, so the folder hash is taken over per-file digests rather than raw bytes); a
- * symbolic link contributes its target text instead, never what it points to. Modes and times
- * are left out so a fresh clone gives the same version.
+ * symbolic link contributes its target text instead, never what it points to. Times, owners
+ * and permission bits other than the owner's executable bit are left out, so a fresh clone
+ * gives the same version.
  */
 export async function hashStackFolder(dir: string, repoRoot: string): Promise<string> {
   const root = resolve(repoRoot);
   const realRoot = await realpath(root).catch(() => root);
-  const entries = await fg('**', {
-    cwd: dir,
-    dot: true,
-    onlyFiles: false,
-    followSymbolicLinks: false,
-    objectMode: true,
-    stats: true,
-    ignore: SKIPPED_FOLDERS.flatMap((name) => [`**/${name}`, `**/${name}/**`]),
-  });
+  const entries: Entry[] = [];
+  await walk(dir, '', entries);
   const parts = await Promise.all(
-    entries.map(async (entry): Promise<[string, string] | undefined> => {
+    entries.map(async (entry): Promise<[string, string]> => {
       const abs = join(dir, entry.path);
-      if (entry.dirent.isSymbolicLink())
-        return [entry.path, `l\0${entry.path}\0${await linkTarget(abs, root, realRoot)}\n`];
-      if (entry.dirent.isFile())
-        return [entry.path, `f\0${entry.path}\0${await digestFile(abs, entry.stats?.size ?? 0)}\n`];
-      // Folders count through their files; sockets and pipes are not content.
-      return undefined;
+      return entry.kind === 'link'
+        ? [entry.path, `l\0${entry.path}\0${await linkTarget(abs, root, realRoot)}\n`]
+        : [entry.path, `f\0${entry.path}\0${await digestFile(abs)}\n`];
     }),
   );
   const hash = createHash('sha256');
-  for (const part of parts
-    .filter((p): p is [string, string] => p !== undefined)
-    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)))
+  for (const part of parts.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)))
     hash.update(part[1]);
   return hash.digest('hex');
 }

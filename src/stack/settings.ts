@@ -25,6 +25,8 @@ const Duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
   return ms;
 });
 
+const PositiveDuration = Duration.refine((ms) => ms > 0, { error: 'must be longer than 0' });
+
 const Method = z
   .enum(['blind', 'simple', 'blue-green', 'canary'])
   .refine((method) => !NOT_YET_AVAILABLE.has(method), {
@@ -38,7 +40,7 @@ export const DeploySettingsInput = z.strictObject({
   method: Method.optional(),
   /** Seed 002's spelling. */
   methode: Method.optional(),
-  healthTimeout: Duration.optional(),
+  healthTimeout: PositiveDuration.optional(),
   stabilityPeriod: Duration.optional(),
   markBad: z.boolean().optional(),
   redeployGood: z.boolean().optional(),
@@ -46,7 +48,7 @@ export const DeploySettingsInput = z.strictObject({
     .strictObject({
       preDeploy: z.string().min(1).optional(),
       postDeploy: z.string().min(1).optional(),
-      timeout: Duration.optional(),
+      timeout: PositiveDuration.optional(),
     })
     .optional(),
 });

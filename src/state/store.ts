@@ -164,19 +164,19 @@ function toBad(row: BadRow): BadVersion {
 }
 
 function migrate(db: Database.Database, file: string): void {
-  const current = db.pragma('user_version', { simple: true }) as number;
-  if (current > MIGRATIONS.length)
-    throw new StateError(
-      'StateSchemaTooNew',
-      `state database ${file} has schema version ${current}, newer than this berth knows (${MIGRATIONS.length}); upgrade berth`,
-      { place: { file } },
-    );
-  for (let version = current; version < MIGRATIONS.length; version++) {
-    db.transaction(() => {
-      db.exec(MIGRATIONS[version] ?? '');
-      db.pragma(`user_version = ${version + 1}`);
-    }).immediate();
-  }
+  // Read and migrate under one write lock: a CLI command and the daemon may open the file at once.
+  db.transaction(() => {
+    const current = db.pragma('user_version', { simple: true }) as number;
+    if (current > MIGRATIONS.length)
+      throw new StateError(
+        'StateSchemaTooNew',
+        `state database ${file} has schema version ${current}, newer than this berth knows (${MIGRATIONS.length}); upgrade berth`,
+        { place: { file } },
+      );
+    if (current === MIGRATIONS.length) return;
+    for (const migration of MIGRATIONS.slice(current)) db.exec(migration);
+    db.pragma(`user_version = ${MIGRATIONS.length}`);
+  }).immediate();
 }
 
 function openDatabase(dbPath: string): Database.Database {

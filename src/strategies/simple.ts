@@ -1,5 +1,6 @@
 import type { HealthReport } from '../engine/types.js';
 import { describeError } from '../errors.js';
+import { shortVersion } from '../plan/stack-plan.js';
 import type { VersionRef } from '../state/types.js';
 import {
   applyVersion,
@@ -32,6 +33,7 @@ export async function runSimple(
 ): Promise<DeploymentResult> {
   const { target, engine, store, folders } = ctx;
   const ref: VersionRef = { version: target.version, commit: target.commit };
+  const short = shortVersion(target.version);
   const settings = target.settings;
 
   if (ctx.hadContainers) {
@@ -79,8 +81,11 @@ export async function runSimple(
 
   let good = await folders.readGoodVersion(target.stack);
   if (ctx.previousHealthy && ctx.previous !== undefined) {
-    await step(ctx, 'snapshot-good', `keep ${ctx.previous.version} as the good version`, () =>
-      folders.snapshotGood(target.stack),
+    await step(
+      ctx,
+      'snapshot-good',
+      `keep ${shortVersion(ctx.previous.version)} as the good version`,
+      () => folders.snapshotGood(target.stack),
     );
     good = (await folders.readGoodVersion(target.stack)) ?? ctx.previous;
   }
@@ -88,7 +93,7 @@ export async function runSimple(
   await step(ctx, 'remove-old', 'remove the old containers (volumes kept)', () =>
     engine.down(target.projectName, { volumes: false }),
   );
-  await step(ctx, 'put-running', `copy ${target.version} into running_stacks`, () =>
+  await step(ctx, 'put-running', `copy ${short} into running_stacks`, () =>
     folders.putRunning(target.stack, target.dir, ref),
   );
 
@@ -98,7 +103,7 @@ export async function runSimple(
     const project = await step(ctx, 'load', 'load the compose project from running_stacks', () =>
       loadRunning(ctx),
     );
-    await step(ctx, 'apply', `deploy ${target.version}`, () => applyVersion(ctx, project, ref));
+    await step(ctx, 'apply', `deploy ${short}`, () => applyVersion(ctx, project, ref));
     if (!options.checkHealth) {
       const note = await postDeploy(ctx, 'success');
       return {
@@ -106,7 +111,7 @@ export async function runSimple(
         state: 'DONE',
         stackState: 'AVAILABLE',
         reason: 'ReconciliationSucceeded',
-        message: withNote(`deployed ${target.version} (no health check)`, note),
+        message: withNote(`deployed ${short} (no health check)`, note),
         running: ref,
         good,
         health: 'unknown',
@@ -131,7 +136,7 @@ export async function runSimple(
       state: 'DONE',
       stackState: 'AVAILABLE',
       reason: 'ReconciliationSucceeded',
-      message: withNote(`deployed ${target.version}, healthy`, note),
+      message: withNote(`deployed ${short}, healthy`, note),
       running: ref,
       good,
       health: 'healthy',
@@ -145,7 +150,7 @@ export async function runSimple(
   const why =
     failure !== undefined
       ? `deploy failed: ${describeError(failure)}`
-      : `unhealthy: ${report?.detail ?? 'no report'}`;
+      : `health check failed (${report?.detail ?? 'no report'})`;
   ctx.logger.warn({ stack: target.stack, version: target.version, why }, 'deployment failed');
 
   // A Docker hiccup says nothing about the version, so it is not marked bad.
@@ -162,7 +167,7 @@ export async function runSimple(
     });
     markedBad = true;
   }
-  await step(ctx, 'remove-new', `remove ${target.version}`, () =>
+  await step(ctx, 'remove-new', `remove ${short}`, () =>
     engine.down(target.projectName, { volumes: false }),
   );
 
@@ -191,7 +196,7 @@ export async function runSimple(
       state: 'FAILED',
       stackState: 'BROKEN',
       reason: failedReason,
-      message: withNote(`${target.version} ${why}; ${noGood}; the stack is down`, note),
+      message: withNote(`version ${short} ${why}; ${noGood}; the stack is down`, note),
       running: undefined,
       health: 'unhealthy',
     };
@@ -201,11 +206,14 @@ export async function runSimple(
   let goodFailure: unknown;
   let goodReport: HealthReport | undefined;
   try {
-    await step(ctx, 'restore-good', `restore ${goodRef.version} from good_stacks`, () =>
-      folders.restoreGood(target.stack),
+    await step(
+      ctx,
+      'restore-good',
+      `restore ${shortVersion(goodRef.version)} from good_stacks`,
+      () => folders.restoreGood(target.stack),
     );
     const project = await step(ctx, 'load-good', 'load the good version', () => loadRunning(ctx));
-    await step(ctx, 'apply-good', `deploy ${goodRef.version}`, () =>
+    await step(ctx, 'apply-good', `deploy ${shortVersion(goodRef.version)}`, () =>
       applyVersion(ctx, project, goodRef),
     );
     goodReport = await step(ctx, 'wait-healthy-good', 'wait for the good version', () =>
@@ -224,7 +232,7 @@ export async function runSimple(
       stackState: 'AVAILABLE',
       reason: 'RolledBack',
       message: withNote(
-        `${target.version} ${why}${markedBad ? ' (marked bad)' : ''}; rolled back to ${goodRef.version}`,
+        `version ${short} ${why}${markedBad ? ' (marked bad)' : ''}; rolled back to ${shortVersion(goodRef.version)}`,
         note,
       ),
       running: goodRef,
@@ -235,7 +243,7 @@ export async function runSimple(
   const goodWhy =
     goodFailure !== undefined
       ? describeError(goodFailure)
-      : `unhealthy: ${goodReport?.detail ?? 'no report'}`;
+      : `health check failed (${goodReport?.detail ?? 'no report'})`;
   await step(ctx, 'stop-good', 'the good version failed too; stop it', async () => {
     try {
       await engine.stop(target.projectName);
@@ -251,7 +259,7 @@ export async function runSimple(
     stackState: 'BROKEN',
     reason: failedReason,
     message: withNote(
-      `${target.version} ${why}; the good version ${goodRef.version} failed too (${goodWhy}); stopped`,
+      `version ${short} ${why}; the good version ${shortVersion(goodRef.version)} failed too (${goodWhy}); stopped`,
       note,
     ),
     running: goodRef,

@@ -16,11 +16,13 @@ import { compareViews, projectView, type Snapshot } from './normalize.js';
  * The differences v1 and v2 are known to have are listed (with reasons) in ALLOWED in
  * normalize.ts; anything else is a mapping bug in berth.
  *
- * Fields docker-compose 1.29 cannot express are not in the corpus and are covered by the unit
- * tests of container-spec: healthcheck start_interval, depends_on required/restart,
- * `!reset`/`!override`, long-syntax port host_ip, bind create_host_path, volume subpath,
- * tmpfs mode in long syntax, configs (1.29 ignores them outside swarm), secrets and configs
- * from `environment:` or `content:`, and network priority.
+ * Fields docker-compose 1.29 cannot express are not in the corpus and are covered by unit
+ * tests (container-spec, loader): healthcheck start_interval, depends_on required/restart,
+ * `!reset`/`!override`, `${VAR:+alternative}`, long-syntax port host_ip, bind
+ * create_host_path, volume subpath, tmpfs mode in long syntax, deploy.resources.limits.pids,
+ * configs (1.29 ignores them outside swarm), secrets and configs from `environment:` or
+ * `content:`, and network priority. `privileged: true` is left out because such containers
+ * cannot start in the CI sandbox.
  */
 
 const run = promisify(execFile);

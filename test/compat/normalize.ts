@@ -69,7 +69,8 @@ function normalizeDeep(value: unknown, tokens: Token[]): unknown {
   if (Array.isArray(value)) return value.map((v) => normalizeDeep(v, tokens));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[normalizeString(k, tokens)] = normalizeDeep(v, tokens);
+    for (const [k, v] of Object.entries(value))
+      out[normalizeString(k, tokens)] = normalizeDeep(v, tokens);
     return out;
   }
   return value;
@@ -83,7 +84,12 @@ function isEmpty(value: unknown): boolean {
 }
 
 function sorted(values: unknown): unknown {
-  return Array.isArray(values) ? [...values].map((v) => JSON.stringify(v)).sort().map((v) => JSON.parse(v) as unknown) : values;
+  return Array.isArray(values)
+    ? [...values]
+        .map((v) => JSON.stringify(v))
+        .sort()
+        .map((v) => JSON.parse(v) as unknown)
+    : values;
 }
 
 function sortedKeys(value: unknown): unknown {
@@ -270,7 +276,11 @@ export const ALLOWED: Allowance[] = [
     apply: (berth, v1) => {
       const byName = (value: string): string => value.replace(/<id:/g, '<name:');
       for (const view of [berth, v1]) {
-        for (const field of ['HostConfig.NetworkMode', 'HostConfig.IpcMode', 'HostConfig.PidMode']) {
+        for (const field of [
+          'HostConfig.NetworkMode',
+          'HostConfig.IpcMode',
+          'HostConfig.PidMode',
+        ]) {
           if (typeof view[field] === 'string') view[field] = byName(view[field]);
         }
         const from = view['HostConfig.VolumesFrom'] as string[] | undefined;

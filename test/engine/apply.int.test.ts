@@ -78,7 +78,10 @@ describe('apply', () => {
     });
     expect(labels[LABEL.configHash]).toMatch(/^[0-9a-f]{64}$/);
     expect(labels[LABEL.version]).toMatch(/^2\.\d+\.\d+$/);
-    expect(Object.keys(web.NetworkSettings.Networks).sort()).toEqual([`${name}_back`, `${name}_default`]);
+    expect(Object.keys(web.NetworkSettings.Networks).sort()).toEqual([
+      `${name}_back`,
+      `${name}_default`,
+    ]);
 
     for (const key of ['default', 'back']) {
       const net = await docker.getNetwork(`${name}_${key}`).inspect();
@@ -113,7 +116,9 @@ describe('apply', () => {
     const name = newProject('noop');
     const p = project(name, [
       service('a'),
-      service('b', { dependsOn: { a: { condition: 'service_started', required: true, restart: false } } }),
+      service('b', {
+        dependsOn: { a: { condition: 'service_started', required: true, restart: false } },
+      }),
     ]);
     const { docker: recorded, calls } = recordingDocker();
     const e = createDockerEngine({ logger: silentLogger(), docker: recorded });
@@ -155,18 +160,28 @@ describe('apply', () => {
     const name = newProject('image');
     const tag = `${name}-img:latest`;
     await docker.getImage(FIXTURE_IMAGE).tag({ repo: `${name}-img`, tag: 'latest' });
-    cleanups.push(() => docker.getImage(tag).remove({ force: true }).then(() => undefined));
+    cleanups.push(() =>
+      docker
+        .getImage(tag)
+        .remove({ force: true })
+        .then(() => undefined),
+    );
     const p = project(name, [service('a', { image: tag })]);
     const e = engine();
     await e.apply(p);
     // A different image under the same tag: commit a container with an extra file.
-    const builder = await docker.createContainer({ Image: FIXTURE_IMAGE, Cmd: ['touch', '/marker'] });
+    const builder = await docker.createContainer({
+      Image: FIXTURE_IMAGE,
+      Cmd: ['touch', '/marker'],
+    });
     cleanups.push(() => builder.remove({ force: true }).then(() => undefined));
     await builder.start();
     await builder.wait();
     await builder.commit({ repo: `${name}-img`, tag: 'latest' });
     const result = await e.apply(p);
-    expect(result.plan).toEqual([{ subject: `${name}-a-1`, action: 'recreate', reason: 'image changed' }]);
+    expect(result.plan).toEqual([
+      { subject: `${name}-a-1`, action: 'recreate', reason: 'image changed' },
+    ]);
   });
 
   it('removes orphans and scales replicas up and down', async () => {
@@ -218,7 +233,9 @@ describe('apply', () => {
     await e.apply(p);
     const info = await docker.getContainer(`${name}-a-1`).inspect();
     expect(Object.keys(info.NetworkSettings.Networks)).toEqual([extNet]);
-    expect((await docker.listNetworks({ filters: { label: [`${LABEL.project}=${name}`] } })).length).toBe(0);
+    expect(
+      (await docker.listNetworks({ filters: { label: [`${LABEL.project}=${name}`] } })).length,
+    ).toBe(0);
 
     await e.down(name, { volumes: true });
     await expect(docker.getVolume(extVol).inspect()).resolves.toBeDefined();
@@ -237,14 +254,20 @@ describe('apply', () => {
     const name = newProject('down');
     const p = project(
       name,
-      [service('a', { volumes: [{ type: 'volume', source: 'data', target: '/data', readOnly: false }] })],
+      [
+        service('a', {
+          volumes: [{ type: 'volume', source: 'data', target: '/data', readOnly: false }],
+        }),
+      ],
       { volumes: { data: volume(name, 'data') } },
     );
     const e = engine();
     await e.apply(p);
     await e.down(name, { timeoutMs: 0 });
     expect(await containerIds(name)).toEqual({});
-    expect(await docker.listNetworks({ filters: { label: [`${LABEL.project}=${name}`] } })).toEqual([]);
+    expect(await docker.listNetworks({ filters: { label: [`${LABEL.project}=${name}`] } })).toEqual(
+      [],
+    );
     await expect(docker.getVolume(`${name}_data`).inspect()).resolves.toBeDefined();
     await e.apply(p);
     await e.down(name, { volumes: true, timeoutMs: 0 });
@@ -289,7 +312,12 @@ describe('apply', () => {
     const name = newProject('build');
     const dir = await mkdtemp(path.join(os.tmpdir(), 'berth-build-'));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    cleanups.push(() => docker.getImage(`${name}-app`).remove({ force: true }).then(() => undefined));
+    cleanups.push(() =>
+      docker
+        .getImage(`${name}-app`)
+        .remove({ force: true })
+        .then(() => undefined),
+    );
     await writeFile(
       path.join(dir, 'Dockerfile'),
       `FROM ${FIXTURE_IMAGE}\nARG GREETING\nCOPY hello.txt /hello.txt\nRUN echo "$GREETING" > /greeting\n`,

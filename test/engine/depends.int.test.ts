@@ -33,7 +33,9 @@ describe('depends_on', () => {
       webService('db', {
         command: ['sh', '-c', 'sleep 1; exec httpd -f -p 8080 -h /var/www'],
       }),
-      service('app', { dependsOn: { db: { condition: 'service_healthy', required: true, restart: false } } }),
+      service('app', {
+        dependsOn: { db: { condition: 'service_healthy', required: true, restart: false } },
+      }),
     ]);
     await e.apply(p, { onProgress: (x) => steps.push(x) });
     const db = await docker.getContainer(`${name}-db-1`).inspect();
@@ -50,9 +52,17 @@ describe('depends_on', () => {
     const e = createDockerEngine({ logger: silentLogger() });
     const p = project(name, [
       service('db', {
-        healthcheck: { disable: false, test: ['CMD', 'false'], intervalMs: 200, retries: 1, timeoutMs: 1000 },
+        healthcheck: {
+          disable: false,
+          test: ['CMD', 'false'],
+          intervalMs: 200,
+          retries: 1,
+          timeoutMs: 1000,
+        },
       }),
-      service('app', { dependsOn: { db: { condition: 'service_healthy', required: true, restart: false } } }),
+      service('app', {
+        dependsOn: { db: { condition: 'service_healthy', required: true, restart: false } },
+      }),
     ]);
     const err = await e.apply(p).catch((x: unknown) => x);
     expect(err).toBeInstanceOf(EngineError);
@@ -66,7 +76,9 @@ describe('depends_on', () => {
     const e = createDockerEngine({ logger: silentLogger() });
     const migrate = service('migrate', { command: ['sh', '-c', 'sleep 0.5; echo done > /tmp/x'] });
     const app = service('app', {
-      dependsOn: { migrate: { condition: 'service_completed_successfully', required: true, restart: false } },
+      dependsOn: {
+        migrate: { condition: 'service_completed_successfully', required: true, restart: false },
+      },
     });
     await e.apply(project(name, [migrate, app]));
     const m = await docker.getContainer(`${name}-migrate-1`).inspect();
@@ -85,7 +97,13 @@ describe('depends_on', () => {
         project(failing, [
           service('migrate', { command: ['sh', '-c', 'exit 1'] }),
           service('app', {
-            dependsOn: { migrate: { condition: 'service_completed_successfully', required: true, restart: false } },
+            dependsOn: {
+              migrate: {
+                condition: 'service_completed_successfully',
+                required: true,
+                restart: false,
+              },
+            },
           }),
         ]),
       )
@@ -99,14 +117,18 @@ describe('depends_on', () => {
     const e = createDockerEngine({ logger: silentLogger() });
     await e.apply(
       project(name, [
-        service('app', { dependsOn: { cache: { condition: 'service_healthy', required: false, restart: false } } }),
+        service('app', {
+          dependsOn: { cache: { condition: 'service_healthy', required: false, restart: false } },
+        }),
       ]),
     );
     expect((await docker.getContainer(`${name}-app-1`).inspect()).State.Running).toBe(true);
     const err = await e
       .apply(
         project(name, [
-          service('app', { dependsOn: { cache: { condition: 'service_started', required: true, restart: false } } }),
+          service('app', {
+            dependsOn: { cache: { condition: 'service_started', required: true, restart: false } },
+          }),
         ]),
       )
       .catch((x: unknown) => x);
@@ -117,14 +139,18 @@ describe('depends_on', () => {
     const name = newProject('restart');
     const e = createDockerEngine({ logger: silentLogger() });
     const dependent = (restart: boolean) =>
-      service('app', { dependsOn: { db: { condition: 'service_started', required: true, restart } } });
+      service('app', {
+        dependsOn: { db: { condition: 'service_started', required: true, restart } },
+      });
     const other = service('other', {
       dependsOn: { db: { condition: 'service_started', required: true, restart: false } },
     });
     await e.apply(project(name, [service('db'), dependent(true), other]));
     const appBefore = await docker.getContainer(`${name}-app-1`).inspect();
     const otherBefore = await docker.getContainer(`${name}-other-1`).inspect();
-    const result = await e.apply(project(name, [service('db', { environment: { V: '2' } }), dependent(true), other]));
+    const result = await e.apply(
+      project(name, [service('db', { environment: { V: '2' } }), dependent(true), other]),
+    );
     expect(result.plan.find((x) => x.subject === `${name}-app-1`)).toMatchObject({
       action: 'unchanged',
       reason: 'restarted: dependency db recreated',

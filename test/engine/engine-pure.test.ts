@@ -2,7 +2,12 @@ import { describe, expect, it } from 'vitest';
 import type Docker from 'dockerode';
 import { dependencyLevels, serviceDependencies } from '../../src/engine/converge.js';
 import { canonicalJson, serviceConfigHash } from '../../src/engine/hash.js';
-import { containerLabels, containerName, dependsOnLabel, imageRef } from '../../src/engine/naming.js';
+import {
+  containerLabels,
+  containerName,
+  dependsOnLabel,
+  imageRef,
+} from '../../src/engine/naming.js';
 import { groupByProject, parseExitCode, parseHealth } from '../../src/engine/observe.js';
 import { LABEL } from '../../src/engine/types.js';
 import { EngineError } from '../../src/errors.js';
@@ -13,11 +18,15 @@ describe('config hash', () => {
     const p = project('p', [service('a')]);
     const base = serviceConfigHash(p, service('a'));
     expect(serviceConfigHash(p, service('a', { environment: {} }))).toBe(base);
-    expect(serviceConfigHash(p, service('a', { replicas: 3, profiles: ['x'], pullPolicy: 'always' }))).toBe(base);
+    expect(
+      serviceConfigHash(p, service('a', { replicas: 3, profiles: ['x'], pullPolicy: 'always' })),
+    ).toBe(base);
     expect(
       serviceConfigHash(
         p,
-        service('a', { dependsOn: { b: { condition: 'service_started', required: true, restart: false } } }),
+        service('a', {
+          dependsOn: { b: { condition: 'service_started', required: true, restart: false } },
+        }),
       ),
     ).toBe(base);
     expect(serviceConfigHash(p, service('a', { deploy: { replicas: 4 } }))).toBe(
@@ -31,8 +40,12 @@ describe('config hash', () => {
     expect(serviceConfigHash(p, service('a', { environment: { X: '1' } }))).not.toBe(base);
     expect(serviceConfigHash(p, service('a'), { v: '1' })).not.toBe(base);
     const withSecret = service('a', { secrets: [{ source: 's', target: '/run/secrets/s' }] });
-    const one = project('p', [withSecret], { secrets: { s: { key: 's', source: 'content', content: '1' } } });
-    const two = project('p', [withSecret], { secrets: { s: { key: 's', source: 'content', content: '2' } } });
+    const one = project('p', [withSecret], {
+      secrets: { s: { key: 's', source: 'content', content: '1' } },
+    });
+    const two = project('p', [withSecret], {
+      secrets: { s: { key: 's', source: 'content', content: '2' } },
+    });
     expect(serviceConfigHash(one, withSecret)).not.toBe(serviceConfigHash(two, withSecret));
   });
 
@@ -93,7 +106,10 @@ describe('dependency levels', () => {
 
   it('refuses a cycle', () => {
     const dep = { condition: 'service_started' as const, required: true, restart: false };
-    const p = project('p', [service('a', { dependsOn: { b: dep } }), service('b', { dependsOn: { a: dep } })]);
+    const p = project('p', [
+      service('a', { dependsOn: { b: dep } }),
+      service('b', { dependsOn: { a: dep } }),
+    ]);
     expect(() => dependencyLevels(p)).toThrow(EngineError);
   });
 });
@@ -109,7 +125,12 @@ describe('observe parsing', () => {
   });
 
   it('groups a listing by project and skips one-off containers', () => {
-    const info = (name: string, projectName: string, svc: string, extra: Record<string, string> = {}) =>
+    const info = (
+      name: string,
+      projectName: string,
+      svc: string,
+      extra: Record<string, string> = {},
+    ) =>
       ({
         Id: name,
         Names: [`/${name}`],

@@ -62,7 +62,11 @@ export function webService(name: string, overrides: Partial<ServiceConfig> = {})
   });
 }
 
-export function network(project: string, key: string, overrides: Partial<NetworkConfig> = {}): NetworkConfig {
+export function network(
+  project: string,
+  key: string,
+  overrides: Partial<NetworkConfig> = {},
+): NetworkConfig {
   return {
     key,
     name: `${project}_${key}`,
@@ -76,8 +80,19 @@ export function network(project: string, key: string, overrides: Partial<Network
   };
 }
 
-export function volume(project: string, key: string, overrides: Partial<VolumeConfig> = {}): VolumeConfig {
-  return { key, name: `${project}_${key}`, external: false, driverOpts: {}, labels: {}, ...overrides };
+export function volume(
+  project: string,
+  key: string,
+  overrides: Partial<VolumeConfig> = {},
+): VolumeConfig {
+  return {
+    key,
+    name: `${project}_${key}`,
+    external: false,
+    driverOpts: {},
+    labels: {},
+    ...overrides,
+  };
 }
 
 /** A project over the given services; the default network is added when a service uses it. */

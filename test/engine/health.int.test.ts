@@ -35,7 +35,13 @@ describe('waitHealthy', () => {
     const p = newProject('wunhealthy', [
       webService('ok'),
       service('bad', {
-        healthcheck: { disable: false, test: ['CMD', 'false'], intervalMs: 200, retries: 1, timeoutMs: 1000 },
+        healthcheck: {
+          disable: false,
+          test: ['CMD', 'false'],
+          intervalMs: 200,
+          retries: 1,
+          timeoutMs: 1000,
+        },
       }),
     ]);
     await engine.apply(p);
@@ -82,10 +88,18 @@ describe('waitHealthy', () => {
       service('crash', { command: ['sh', '-c', 'sleep 0.3; exit 1'], restart: { name: 'no' } }),
     ]);
     await engine.apply(p);
-    const done = await engine.waitHealthy(p, { services: ['job'], timeoutMs: 10_000, stabilityMs: 500 });
+    const done = await engine.waitHealthy(p, {
+      services: ['job'],
+      timeoutMs: 10_000,
+      stabilityMs: 30_000,
+    });
     expect(done.outcome).toBe('healthy');
     expect(done.services[0]!.status).toBe('completed');
-    const crashed = await engine.waitHealthy(p, { services: ['crash'], timeoutMs: 10_000, stabilityMs: 500 });
+    const crashed = await engine.waitHealthy(p, {
+      services: ['crash'],
+      timeoutMs: 10_000,
+      stabilityMs: 30_000,
+    });
     expect(crashed.outcome).toBe('unhealthy');
     expect(crashed.services[0]!.detail).toContain('exited with code 1');
   });

@@ -9,7 +9,9 @@ export interface RecordedCall {
 export function recordingDocker(): { docker: Docker; calls: RecordedCall[] } {
   const docker = new Docker();
   const calls: RecordedCall[] = [];
-  const modem = docker.modem as { dial: (opts: { method: string; path: string }, cb: unknown) => unknown };
+  const modem = docker.modem as {
+    dial: (opts: { method: string; path: string }, cb: unknown) => unknown;
+  };
   const dial = modem.dial.bind(modem);
   modem.dial = (opts, cb) => {
     calls.push({ method: opts.method, path: opts.path });
@@ -22,7 +24,8 @@ export function recordingDocker(): { docker: Docker; calls: RecordedCall[] } {
 export function mutatingCalls(calls: RecordedCall[]): RecordedCall[] {
   return calls.filter(
     (c) =>
-      (c.method === 'POST' && /\/containers\/(create|[^/]+\/(start|stop|restart|kill))/.test(c.path)) ||
+      (c.method === 'POST' &&
+        /\/containers\/(create|[^/]+\/(start|stop|restart|kill))/.test(c.path)) ||
       (c.method === 'DELETE' && c.path.startsWith('/containers/')),
   );
 }

@@ -126,6 +126,15 @@ describe('createHookRunner', () => {
     expect(result.output).toContain('cancelled');
   });
 
+  it('does not start a script when already cancelled', async () => {
+    await script('touch.sh', '#!/bin/sh\ntouch ran\n');
+    const controller = new AbortController();
+    controller.abort();
+    const result = await runner.run(request('touch.sh', { signal: controller.signal }));
+    expect(result.ok).toBe(false);
+    await expect(readFile(join(dir, 'ran'))).rejects.toThrow();
+  });
+
   it('keeps the tail of long output and says it was truncated', async () => {
     const small = createHookRunner({ logger: silentLogger(), maxOutputBytes: 100 });
     await script(

@@ -13,7 +13,11 @@ function desired(service: string, overrides: Partial<DesiredService> = {}): Desi
   };
 }
 
-function container(service: string, number: number, overrides: Partial<ObservedContainer> = {}): ObservedContainer {
+function container(
+  service: string,
+  number: number,
+  overrides: Partial<ObservedContainer> = {},
+): ObservedContainer {
   return {
     id: `id-${service}-${number}`,
     name: `p-${service}-${number}`,
@@ -31,7 +35,8 @@ function container(service: string, number: number, overrides: Partial<ObservedC
 
 function observed(...containers: ObservedContainer[]): ObservedProject {
   const services: ObservedProject['services'] = {};
-  for (const c of containers) (services[c.service] ??= { name: c.service, containers: [] }).containers.push(c);
+  for (const c of containers)
+    (services[c.service] ??= { name: c.service, containers: [] }).containers.push(c);
   return { name: 'p', services };
 }
 
@@ -41,7 +46,10 @@ function summary(entries: { subject: string; action: string; reason: string }[])
 
 describe('computeContainerPlan', () => {
   it('creates missing containers and leaves up-to-date running ones', () => {
-    const plan = computeContainerPlan([desired('a'), desired('b', { replicas: 2 })], observed(container('a', 1)));
+    const plan = computeContainerPlan(
+      [desired('a'), desired('b', { replicas: 2 })],
+      observed(container('a', 1)),
+    );
     expect(summary(plan)).toEqual([
       'p-a-1 unchanged: up to date',
       'p-b-1 create: missing',
@@ -50,25 +58,42 @@ describe('computeContainerPlan', () => {
   });
 
   it('recreates on a changed hash or image, and when forced', () => {
-    const current = observed(container('a', 1, { configHash: 'old' }), container('b', 1, { imageId: 'sha256:old' }));
+    const current = observed(
+      container('a', 1, { configHash: 'old' }),
+      container('b', 1, { imageId: 'sha256:old' }),
+    );
     expect(summary(computeContainerPlan([desired('a'), desired('b')], current))).toEqual([
       'p-a-1 recreate: config hash changed',
       'p-b-1 recreate: image changed',
     ]);
     expect(
-      summary(computeContainerPlan([desired('a')], observed(container('a', 1)), { forceRecreate: true })),
+      summary(
+        computeContainerPlan([desired('a')], observed(container('a', 1)), { forceRecreate: true }),
+      ),
     ).toEqual(['p-a-1 recreate: forced recreate']);
   });
 
   it('starts exited containers of an unchanged service and says so', () => {
-    const plan = computeContainerPlan([desired('a')], observed(container('a', 1, { state: 'exited' })));
-    expect(plan[0]).toMatchObject({ action: 'unchanged', start: true, reason: 'exited: up to date, started again' });
+    const plan = computeContainerPlan(
+      [desired('a')],
+      observed(container('a', 1, { state: 'exited' })),
+    );
+    expect(plan[0]).toMatchObject({
+      action: 'unchanged',
+      start: true,
+      reason: 'exited: up to date, started again',
+    });
   });
 
   it('scales down from the highest numbers and removes duplicates', () => {
     const plan = computeContainerPlan(
       [desired('a', { replicas: 2 })],
-      observed(container('a', 1), container('a', 2), container('a', 3), container('a', 1, { id: 'dup', name: 'p-a-1-dup' })),
+      observed(
+        container('a', 1),
+        container('a', 2),
+        container('a', 3),
+        container('a', 1, { id: 'dup', name: 'p-a-1-dup' }),
+      ),
     );
     expect(summary(plan)).toEqual([
       'p-a-1-dup remove: duplicate container number',
@@ -80,17 +105,23 @@ describe('computeContainerPlan', () => {
 
   it('removes orphans unless told not to, and leaves known unselected services alone', () => {
     const current = observed(container('a', 1), container('old', 1), container('b', 1));
-    expect(summary(computeContainerPlan([desired('a')], current, { projectServices: ['a', 'b'] }))).toEqual([
-      'p-old-1 remove: orphan: service left the file',
-      'p-a-1 unchanged: up to date',
-    ]);
-    const kept = computeContainerPlan([desired('a')], current, { projectServices: ['a', 'b'], removeOrphans: false });
+    expect(
+      summary(computeContainerPlan([desired('a')], current, { projectServices: ['a', 'b'] })),
+    ).toEqual(['p-old-1 remove: orphan: service left the file', 'p-a-1 unchanged: up to date']);
+    const kept = computeContainerPlan([desired('a')], current, {
+      projectServices: ['a', 'b'],
+      removeOrphans: false,
+    });
     expect(kept[0]).toMatchObject({ subject: 'p-old-1', action: 'skip' });
   });
 
   it('marks restart:true dependents of a recreated service for a restart', () => {
     const plan = computeContainerPlan(
-      [desired('db'), desired('app', { restartWith: ['db'] }), desired('web', { restartWith: ['app'] })],
+      [
+        desired('db'),
+        desired('app', { restartWith: ['db'] }),
+        desired('web', { restartWith: ['app'] }),
+      ],
       observed(container('db', 1, { configHash: 'old' }), container('app', 1), container('web', 1)),
     );
     expect(plan.find((e) => e.service === 'app')).toMatchObject({
@@ -102,7 +133,10 @@ describe('computeContainerPlan', () => {
   });
 
   it('recreates dead containers', () => {
-    const plan = computeContainerPlan([desired('a')], observed(container('a', 1, { state: 'dead' })));
+    const plan = computeContainerPlan(
+      [desired('a')],
+      observed(container('a', 1, { state: 'dead' })),
+    );
     expect(summary(plan)).toEqual(['p-a-1 recreate: container dead']);
   });
 });

@@ -142,13 +142,14 @@ export class Harness {
     options: { tag?: string; prune?: boolean; defaults?: Partial<SettingsDefaults> } = {},
   ): Reconciler {
     const logger = silentLogger();
+    // Reopening (other settings, same data dir) replaces the previous connection.
+    this.store?.close();
     this.engine = createDockerEngine({ logger });
     this.store = openStateStore(path.join(this.dataDir, 'berth.db'));
     this.folders = createStackFolders(this.dataDir);
     const source = createGitSource({
       url: `file://${this.remote}`,
-      branch: 'main',
-      tag: options.tag,
+      ...(options.tag === undefined ? { branch: 'main' } : { tag: options.tag }),
       depth: 1,
       dir: path.join(this.dataDir, 'repo'),
       logger,

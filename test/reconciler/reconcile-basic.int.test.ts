@@ -139,5 +139,11 @@ describe('reconciler: deploys, redeploys only what changed, repairs drift', () =
     expect(h.store.listStacks()).toEqual([]);
     expect(h.store.listDeployments(stack)).toEqual([]);
     expect(h.store.healthHistory(stack)).toEqual([]);
+
+    const unknown = await reconciler.reconcileOnce({ dryRun: true, stacks: ['no-such-stack'] });
+    expect(unknown.ok).toBe(false);
+    expect(unknown.stacks).toMatchObject([
+      { stack: 'no-such-stack', result: 'failed', outcome: 'terminal' },
+    ]);
   });
 });

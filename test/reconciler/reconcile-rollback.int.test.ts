@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Harness, composeFile } from './harness.js';
@@ -21,7 +21,11 @@ describe('reconciler: health gate, rollback, bad versions, hooks', () => {
     expect((await reconciler.reconcileOnce()).ok).toBe(true);
     const goodVersion = h.store.getStack(stack)!.running!.version;
 
-    await h.writeStack(stack, composeFile({ web: FAILING }));
+    const results = path.join(h.root, 'post-results');
+    await h.writeStack(stack, composeFile({ web: FAILING }), {
+      'deploy.yaml': 'hooks:\n  postDeploy: post.sh\n',
+      'post.sh': `#!/bin/sh\necho "$BERTH_RESULT" >> ${results}\n`,
+    });
     h.commit('bad');
     const pass = await reconciler.reconcileOnce();
     expect(pass.ok).toBe(false);
@@ -58,12 +62,14 @@ describe('reconciler: health gate, rollback, bad versions, hooks', () => {
       'load-good',
       'apply-good',
       'wait-healthy-good',
+      'post-deploy-hook',
     ]);
+    expect(await readFile(results, 'utf8')).toBe('rolled-back\n');
 
     // The bad version is not tried again.
     const again = await reconciler.reconcileOnce();
     expect(again.stacks[0]).toMatchObject({ result: 'skipped-bad', outcome: 'terminal' });
-    expect(again.plan[0]?.reason).toMatch(/^version marked bad at .+: unhealthy/);
+    expect(again.plan[0]?.reason).toMatch(/^version marked bad at .+: health check failed \(/);
     expect(await h.containers(stack)).toEqual(running);
 
     // Until a human clears the mark...

@@ -73,5 +73,8 @@ describe('reconciler: invalid stacks, tags, unreachable remote', () => {
     expect(pass.revision?.commit).toBe(commit);
     expect(pass.stacks).toMatchObject([{ stack, result: 'unchanged' }]);
     expect(await h.containers(stack)).toEqual(before);
+    expect(h.store.getStack(stack)?.conditions.find((c) => c.type === 'Reconciling')?.reason).toBe(
+      'SourceUnavailable',
+    );
   });
 });

@@ -1,4 +1,11 @@
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SourceError } from '../../src/errors.js';
@@ -151,6 +158,19 @@ describe('git source over file://', () => {
     expect(rev.commit).toBe(otherHead);
     expect(existsSync(path.join(fx.checkout, 'stacks'))).toBe(false);
     expect(git(fx.checkout, 'config', '--get', 'remote.origin.url')).toBe(`file://${other}`);
+  });
+
+  it('stops on an aborted signal and clears clones cut short', async () => {
+    const leftover = path.join(path.dirname(fx.checkout), '.repo-clone-crashed');
+    mkdirSync(leftover, { recursive: true });
+    const controller = new AbortController();
+    controller.abort();
+    const err = await source()
+      .sync(controller.signal)
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ name: 'SourceError', reason: 'Aborted' });
+    expect(existsSync(fx.checkout)).toBe(false);
+    expect(readdirSync(path.dirname(fx.checkout))).toEqual([]);
   });
 
   it('runs overlapping syncs one after the other', async () => {

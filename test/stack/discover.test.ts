@@ -146,6 +146,7 @@ describe('discoverStacks', () => {
     const elapsed = performance.now() - started;
     expect(result.stacks).toHaveLength(200);
     expect(result.stacks.every((s) => s.settings.method === 'blind')).toBe(true);
-    expect(elapsed).toBeLessThan(3000);
+    // Loose on purpose: the suite shares two cores; this catches a sequential or quadratic walk.
+    expect(elapsed).toBeLessThan(10_000);
   });
 });

@@ -24,8 +24,14 @@ describe('hashStackFolder', () => {
     const first = await hashStackFolder(stack, root);
     expect(first).toMatch(/^[0-9a-f]{64}$/);
     await utimes(join(stack, 'compose.yaml'), new Date(2001, 1, 1), new Date(2001, 1, 1));
-    await chmod(join(stack, 'conf/app.conf'), 0o755);
+    await chmod(join(stack, 'conf/app.conf'), 0o600);
     expect(await hashStackFolder(stack, root)).toBe(first);
+  });
+
+  it('changes when a file becomes executable', async () => {
+    const before = await hashStackFolder(stack, root);
+    await chmod(join(stack, 'conf/app.conf'), 0o755);
+    expect(await hashStackFolder(stack, root)).not.toBe(before);
   });
 
   it('is the same for an identical copy elsewhere', async () => {

@@ -128,7 +128,7 @@ describe('readDeploySettings', () => {
     await writeTree(dir, {
       'compose.yaml': COMPOSE,
       'deploy.yaml':
-        'deploy: maybe\nhealthTimeout: soon\ncolour: red\nhooks:\n  preDeploy: 3\n  retries: 2\n',
+        'deploy: maybe\nhealthTimeout: soon\ncolour: red\nhooks:\n  preDeploy: 3\n  retries: 2\n  timeout: 0\n',
     });
     const err = await errorOf(readDeploySettings(dir, compose, DEFAULTS));
     expect(err.reason).toBe('SettingsInvalid');
@@ -139,6 +139,7 @@ describe('readDeploySettings', () => {
       'colour: unknown key',
       'hooks.preDeploy:',
       'hooks.retries: unknown key',
+      'hooks.timeout: must be longer than 0',
     ])
       expect(err.message).toContain(key);
   });

@@ -352,6 +352,18 @@ describe('openStateStore', () => {
     expect(store.listDeployments('web').map((x) => x.id)).toEqual([d.id]);
   });
 
+  it('shares one file between two open stores (daemon and CLI)', () => {
+    const other = openStateStore(dbPath, { clock });
+    try {
+      store.markBad({ stack: 'web', version: 'v2', commit: 'c2', reason: 'unhealthy' });
+      expect(other.isBad('web', 'v2')?.reason).toBe('unhealthy');
+      other.upsertStack('web', { state: 'STABLE' });
+      expect(store.getStack('web')?.state).toBe('STABLE');
+    } finally {
+      other.close();
+    }
+  });
+
   it('refuses a database from a newer berth', () => {
     store.close();
     const raw = new Database(dbPath);

@@ -1,7 +1,7 @@
 import type { DeploymentRecord, JournalEntry } from '../../state/types.js';
 import type { CliContext } from '../context.js';
 import { EXIT, UsageError, type ExitCode } from '../exit-codes.js';
-import { formatTable, shortHash } from '../format.js';
+import { formatTable, formatTime, shortHash } from '../format.js';
 
 export interface HistoryCommandOptions {
   verbose?: boolean;
@@ -45,7 +45,7 @@ export async function historyCommand(
           ['ID', 'STARTED', 'METHOD', 'TRIGGER', 'VERSION', 'STATE', 'RESULT', 'MESSAGE'],
           deployments.map((d) => [
             d.id,
-            d.startedAt,
+            formatTime(d.startedAt),
             d.method,
             d.trigger,
             transition(d),
@@ -63,7 +63,7 @@ export async function historyCommand(
         formatTable(
           ['AT', 'VERSION', 'COMMIT', 'HEALTH', 'DETAIL'],
           health.map((h) => [
-            h.at,
+            formatTime(h.at),
             shortHash(h.version),
             shortHash(h.commit, 7),
             h.health,
@@ -77,7 +77,12 @@ export async function historyCommand(
       parts.push(
         formatTable(
           ['VERSION', 'COMMIT', 'AT', 'REASON'],
-          bad.map((b) => [shortHash(b.version), shortHash(b.commit, 7), b.at, b.reason]),
+          bad.map((b) => [
+            shortHash(b.version),
+            shortHash(b.commit, 7),
+            formatTime(b.at),
+            b.reason,
+          ]),
         ),
       );
     }
@@ -93,7 +98,7 @@ function transition(d: DeploymentRecord): string {
 
 function formatVerbose(d: DeploymentView): string {
   const lines = [
-    `#${d.id} ${d.startedAt} ${d.method} (${d.trigger}) ${transition(d)} @ ${shortHash(d.commit, 7) ?? '-'}: ${
+    `#${d.id} ${formatTime(d.startedAt) ?? ''} ${d.method} (${d.trigger}) ${transition(d)} @ ${shortHash(d.commit, 7) ?? '-'}: ${
       d.result ?? d.state
     }${d.message === undefined ? '' : ` — ${d.message}`}`,
   ];
@@ -102,7 +107,7 @@ function formatVerbose(d: DeploymentView): string {
     lines.push(
       formatTable(
         ['SEQ', 'AT', 'STEP', 'DETAIL'],
-        d.journal.map((j) => [j.seq, j.at, j.step, j.detail]),
+        d.journal.map((j) => [j.seq, formatTime(j.at), j.step, j.detail]),
       )
         .split('\n')
         .map((l) => `    ${l}`)

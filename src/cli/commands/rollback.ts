@@ -18,7 +18,7 @@ export async function rollbackCommand(
     throw new UsageError(`berth knows no stack named ${stack}`, { stack });
   }
   ctx.out.progress(`${stack}: rolling back${options.to === undefined ? '' : ` to ${options.to}`}…`);
-  const outcome = await app.reconciler.rollback(stack, { to: options.to, trigger: 'cli' });
+  const outcome = await app.reconciler.rollback(stack, { to: options.to });
   const ok = outcome.result === 'deployed' || outcome.result === 'unchanged';
   ctx.out.result({ ok, ...outcomeToJson(outcome) }, () => {
     const head = `${stack}: ${outcome.result}${

@@ -19,7 +19,9 @@ export interface StackValidation {
   valid: boolean;
   version?: string;
   method?: DeployMethod;
-  settingsFrom?: string;
+  /** Where the deploy settings came from: deploy.yaml, x-berth, comment or defaults. */
+  settingsOrigin?: string;
+  settingsFile?: string;
   services?: string[];
   warnings: string[];
   error?: ErrorJson;
@@ -63,7 +65,8 @@ export async function validateCommand(ctx: CliContext, dir: string | undefined):
       dir: stack.dir,
       version: stack.version,
       method: stack.settings.method,
-      settingsFrom: stack.settings.file ?? stack.settings.origin,
+      settingsOrigin: stack.settings.origin,
+      settingsFile: stack.settings.file,
     };
     try {
       const loaded = await loadProject(stack.dir, {
@@ -159,9 +162,7 @@ function formatValidation(
         shortHash(r.version),
         r.method,
         r.services?.join(','),
-        r.settingsFrom === undefined
-          ? undefined
-          : path.relative(root, r.settingsFrom) || r.settingsFrom,
+        settingsLabel(root, r),
       ]),
     ),
   ];
@@ -176,4 +177,11 @@ function formatValidation(
       : `${invalid} of ${results.length} stack${results.length === 1 ? '' : 's'} invalid`,
   );
   return lines.join('\n');
+}
+
+function settingsLabel(root: string, r: StackValidation): string | undefined {
+  if (r.settingsOrigin === undefined) return undefined;
+  if (r.settingsFile === undefined) return r.settingsOrigin;
+  const file = path.relative(root, r.settingsFile);
+  return r.settingsOrigin === 'deploy.yaml' ? file : `${r.settingsOrigin} in ${file}`;
 }
