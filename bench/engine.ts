@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
-import type { ComposeProject, ServiceConfig } from '../src/compose/types.js';
+import { loadProject } from '../src/compose/load.js';
 import { createDockerEngine } from '../src/engine/docker-engine.js';
 import { silentLogger } from '../src/log.js';
 
@@ -58,77 +58,6 @@ function composeYaml(): string {
     }
   });
   return `${lines.join('\n')}\n`;
-}
-
-function berthService(name: string, level: number): ServiceConfig {
-  return {
-    name,
-    image: IMAGE,
-    pullPolicy: 'missing',
-    command: HTTPD,
-    environment: {},
-    ports: [],
-    expose: [],
-    volumes: [],
-    networks: { default: { aliases: [] } },
-    healthcheck: { disable: false, test: HEALTH, intervalMs: 250, timeoutMs: 2000, retries: 20 },
-    dependsOn: Object.fromEntries(
-      depsOf(level).map((d) => [
-        d,
-        { condition: 'service_healthy' as const, required: true, restart: false },
-      ]),
-    ),
-    replicas: 1,
-    labels: {},
-    extraHosts: [],
-    dns: [],
-    dnsSearch: [],
-    dnsOpt: [],
-    capAdd: [],
-    capDrop: [],
-    privileged: false,
-    devices: [],
-    securityOpt: [],
-    tmpfs: [],
-    ulimits: {},
-    sysctls: {},
-    readOnly: false,
-    tty: false,
-    stdinOpen: false,
-    secrets: [],
-    configs: [],
-    groupAdd: [],
-    volumesFrom: [],
-    links: [],
-    profiles: [],
-    stopGracePeriodMs: 0,
-  };
-}
-
-function berthProject(name: string, dir: string): ComposeProject {
-  const services = LEVELS.flatMap((names, level) => names.map((n) => berthService(n, level)));
-  return {
-    name,
-    workingDir: dir,
-    configFiles: [path.join(dir, 'compose.yaml')],
-    services: Object.fromEntries(services.map((s) => [s.name, s])),
-    networks: {
-      default: {
-        key: 'default',
-        name: `${name}_default`,
-        external: false,
-        driverOpts: {},
-        internal: false,
-        attachable: false,
-        enableIpv6: false,
-        labels: {},
-      },
-    },
-    volumes: {},
-    secrets: {},
-    configs: {},
-    extensions: {},
-  };
 }
 
 async function removeAll(project: string): Promise<void> {
@@ -251,7 +180,7 @@ async function main(): Promise<void> {
       created.push(berth, composeName, floor);
 
       const engine = createDockerEngine({ logger: silentLogger() });
-      const project = berthProject(berth, dir);
+      const { project } = await loadProject(dir, { projectName: berth, env: {} });
       samples.cold_ms.push(await timed(() => engine.apply(project)));
       samples.noop_ms.push(await timed(() => engine.apply(project)));
       samples.down_ms.push(await timed(() => engine.down(berth)));

@@ -1,6 +1,6 @@
 import { loadConfig, type BerthConfig } from '../config/index.js';
 import { createLogger, type Logger } from '../log.js';
-import { createApp, type App } from '../main.js';
+import type { App } from '../main.js';
 import { createOutput, type Output } from './output.js';
 
 /** Options every command takes. */
@@ -57,6 +57,8 @@ export function createCliContext(options: CommonOptions, io: CliIo = {}): CliCon
     loadConfig: load,
     async openApp() {
       if (app !== undefined) return app;
+      // Loaded on first use: commands that fail on their arguments or config never pay for it.
+      const { createApp } = await import('../main.js');
       app = createApp(await load(), { logger });
       return app;
     },

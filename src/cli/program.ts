@@ -1,15 +1,10 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { downCommand } from './commands/down.js';
-import { historyCommand } from './commands/history.js';
-import { reconcileCommand } from './commands/reconcile.js';
-import { rollbackCommand } from './commands/rollback.js';
-import { statusCommand } from './commands/status.js';
-import { unmarkCommand } from './commands/unmark.js';
-import { validateCommand } from './commands/validate.js';
 import { createCliContext, type CliContext, type CliIo, type CommonOptions } from './context.js';
 import { EXIT, exitCodeFor, type ExitCode } from './exit-codes.js';
 import { createOutput } from './output.js';
 
+// Commands are imported when run, so `--help` and usage errors do not load Docker, git and
+// SQLite clients.
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /** Runs the berth CLI on `argv` (without node and script) and returns the exit code. */
@@ -85,11 +80,14 @@ function buildProgram(execute: Execute, io: CliIo): Command {
     .option('--stack <name...>', 'only these stacks')
     .action(
       async (options: CommonOptions & { once?: boolean; dryRun?: boolean; stack?: string[] }) =>
-        execute(options, (ctx) => reconcileCommand(ctx, options)),
+        execute(options, async (ctx) =>
+          (await import('./commands/reconcile.js')).reconcileCommand(ctx, options),
+        ),
     );
 
   command('status', 'show every stack: state, versions, health, last deployment').action(
-    async (options: CommonOptions) => execute(options, (ctx) => statusCommand(ctx)),
+    async (options: CommonOptions) =>
+      execute(options, async (ctx) => (await import('./commands/status.js')).statusCommand(ctx)),
   );
 
   command('history', "show a stack's deployments and health history")
@@ -97,33 +95,41 @@ function buildProgram(execute: Execute, io: CliIo): Command {
     .option('-v, --verbose', 'include each deployment’s journal and log')
     .option('-n, --limit <count>', 'how many entries', parseCount, 20)
     .action(async (stack: string, options: CommonOptions & { verbose?: boolean; limit?: number }) =>
-      execute(options, (ctx) => historyCommand(ctx, stack, options)),
+      execute(options, async (ctx) =>
+        (await import('./commands/history.js')).historyCommand(ctx, stack, options),
+      ),
     );
 
   command('rollback', 'deploy the last good version (or --to an earlier one) again')
     .argument('<stack>', 'stack name')
     .option('--to <version>', 'a version from the stack’s history')
     .action(async (stack: string, options: CommonOptions & { to?: string }) =>
-      execute(options, (ctx) => rollbackCommand(ctx, stack, options)),
+      execute(options, async (ctx) =>
+        (await import('./commands/rollback.js')).rollbackCommand(ctx, stack, options),
+      ),
     );
 
   command('unmark', 'clear bad marks so a version may be deployed again')
     .argument('<stack>', 'stack name')
     .argument('[version]', 'version (or unique prefix); all of the stack’s marks when omitted')
     .action(async (stack: string, version: string | undefined, options: CommonOptions) =>
-      execute(options, (ctx) => unmarkCommand(ctx, stack, version)),
+      execute(options, async (ctx) =>
+        (await import('./commands/unmark.js')).unmarkCommand(ctx, stack, version),
+      ),
     );
 
   command('validate', 'check every stack and settings file without touching Docker')
     .argument('[dir]', 'folder to check (default: the configured source)')
     .action(async (dir: string | undefined, options: CommonOptions) =>
-      execute(options, (ctx) => validateCommand(ctx, dir)),
+      execute(options, async (ctx) =>
+        (await import('./commands/validate.js')).validateCommand(ctx, dir),
+      ),
     );
 
   command('down', 'bring a stack down (volumes kept)')
     .argument('<stack>', 'stack name')
     .action(async (stack: string, options: CommonOptions) =>
-      execute(options, (ctx) => downCommand(ctx, stack)),
+      execute(options, async (ctx) => (await import('./commands/down.js')).downCommand(ctx, stack)),
     );
 
   return program;

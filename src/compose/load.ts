@@ -422,6 +422,17 @@ function isEnabled(profiles: unknown, active: Set<string>): boolean {
  * Throws ComposeError naming the file, the service and the field of the first problem.
  */
 export async function loadProject(dir: string, options: LoadOptions = {}): Promise<LoadResult> {
+  try {
+    return await load(dir, options);
+  } catch (err) {
+    // The caller knows the stack by its project name; put it on the error for its messages.
+    if (err instanceof ComposeError && options.projectName !== undefined)
+      err.place.stack ??= options.projectName;
+    throw err;
+  }
+}
+
+async function load(dir: string, options: LoadOptions): Promise<LoadResult> {
   const workingDir = resolve(dir);
   let file: string | undefined;
   if (options.file !== undefined) file = resolve(workingDir, options.file);

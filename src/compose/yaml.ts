@@ -93,5 +93,19 @@ export function parseComposeYaml(text: string, file: string): unknown {
       return undefined;
     },
   });
-  return unwrapMarkers(doc.toJS({ maxAliasCount: 1000 }));
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 1000 });
+  } catch (err) {
+    // Alias bombs and similar structural problems surface only while converting.
+    throw new ComposeError(
+      'ComposeYamlInvalid',
+      `${file}: invalid YAML: ${(err as Error).message}`,
+      {
+        cause: err,
+        place: { file },
+      },
+    );
+  }
+  return unwrapMarkers(value);
 }

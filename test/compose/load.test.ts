@@ -1348,3 +1348,45 @@ configs:
     expect(err.place).toMatchObject({ service: 'web', field: 'volumes[0].bind' });
   });
 });
+
+describe('error context', () => {
+  it('adds the stack name to the place when a project name is given', async () => {
+    const err = await loadError(
+      { 'compose.yaml': 'services:\n  web:\n    runtime: x\n' },
+      { projectName: 'shop' },
+    );
+    expect(err.place).toMatchObject({ stack: 'shop', service: 'web', field: 'runtime' });
+  });
+
+  it('turns an alias bomb into a ComposeError', async () => {
+    const lines = ['a0: &a0 [x, x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i < 8; i++)
+      lines.push(
+        `a${i}: &a${i} [${Array(10)
+          .fill(`*a${i - 1}`)
+          .join(', ')}]`,
+      );
+    const err = await loadError({
+      'compose.yaml': `x-bomb:\n${lines.map((l) => `  ${l}`).join('\n')}\nservices: {}\n`,
+    });
+    expect(err.reason).toBe('ComposeYamlInvalid');
+  });
+});
+
+describe('markers with YAML merge keys', () => {
+  it('!reset removes a value that came in through <<', async () => {
+    const web = await service(`
+x-base: &base
+  image: a
+  ports: ["80:80"]
+  labels: { tier: web }
+services:
+  web:
+    <<: *base
+    ports: !reset []
+    labels: !override { only: me }
+`);
+    expect(web.ports).toEqual([]);
+    expect(web.labels).toEqual({ only: 'me' });
+  });
+});
