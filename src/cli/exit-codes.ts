@@ -17,12 +17,9 @@ export class UsageError extends BerthError {
 
 /** The one place that turns errors into exit codes. */
 export function exitCodeFor(err: unknown): ExitCode {
-  if (err instanceof CommanderError) {
-    // `commander.help` is help shown because no command was given: a usage error.
-    return err.code === 'commander.helpDisplayed' || err.code === 'commander.version'
-      ? EXIT.ok
-      : EXIT.usage;
-  }
+  // Commander exits 0 for help asked for, and non-zero for usage errors and for the help
+  // it shows when no command was given.
+  if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
   if (err instanceof ConfigError || err instanceof UsageError) return EXIT.usage;
   return EXIT.failed;
 }

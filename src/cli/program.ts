@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { createCliContext, type CliContext, type CliIo, type CommonOptions } from './context.js';
 import { EXIT, exitCodeFor, type ExitCode } from './exit-codes.js';
@@ -52,8 +53,20 @@ type Execute = (
 function buildProgram(execute: Execute, io: CliIo): Command {
   const program = new Command('berth')
     .description('GitOps reconciler for Docker Compose stacks')
+    .version(packageVersion(), '-V, --version')
     .exitOverride()
     .showHelpAfterError('(run berth help for usage)')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Exit codes: 0 converged; 1 a stack failed or was rolled back (validate: a stack is',
+        'invalid; status: a stack is BROKEN or unhealthy; or Docker, git or the state failed);',
+        '2 usage or configuration error.',
+        'reconcile runs one pass and needs --once: the daemon comes in a later version.',
+        'Logs go to stderr at level warn unless --log-level or BERTH_LOG_LEVEL say otherwise.',
+      ].join('\n'),
+    )
     .configureOutput({
       writeOut: (text) => (io.stdout ?? process.stdout).write(text),
       writeErr: (text) => (io.stderr ?? process.stderr).write(text),
@@ -144,4 +157,16 @@ function parseCount(value: string): number {
 
 function silentStream(): NodeJS.WriteStream {
   return { write: () => true } as unknown as NodeJS.WriteStream;
+}
+
+/** src/cli/ and dist/cli/ both sit two levels below package.json. */
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(
+      readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
+    ) as { version?: string };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
 }

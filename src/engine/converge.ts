@@ -17,11 +17,15 @@ import { ensureImage } from './images.js';
 import { containerLabels, containerName, imageRef } from './naming.js';
 import { emptyProject, groupByProject, listProject } from './observe.js';
 import { ensureResources } from './resources.js';
+import { settleAll } from './settle.js';
 import type { ApplyOptions, ApplyResult, ObservedContainer } from './types.js';
 
-/** Services a service needs started first: depends_on, links, volumes_from, network_mode service:. */
-export function serviceDependencies(service: ServiceConfig): string[] {
-  const deps = new Set<string>(Object.keys(service.dependsOn));
+/**
+ * Services whose container this service's create body names (links, volumes_from,
+ * network_mode service:): they must exist, under their final ID, before it is created.
+ */
+export function referencedServices(service: ServiceConfig): string[] {
+  const deps = new Set<string>();
   for (const link of service.links) deps.add(link.split(':')[0] ?? link);
   for (const from of service.volumesFrom) {
     const [kind, name] = from.split(':');
@@ -31,6 +35,13 @@ export function serviceDependencies(service: ServiceConfig): string[] {
   if (service.networkMode?.startsWith('service:') === true) {
     deps.add(service.networkMode.slice('service:'.length));
   }
+  deps.delete(service.name);
+  return [...deps];
+}
+
+/** Services a service needs started first: depends_on, links, volumes_from, network_mode service:. */
+export function serviceDependencies(service: ServiceConfig): string[] {
+  const deps = new Set<string>([...Object.keys(service.dependsOn), ...referencedServices(service)]);
   deps.delete(service.name);
   return [...deps];
 }
@@ -113,10 +124,16 @@ export async function applyProject(
   const dependencyTimeoutMs = options.dependencyTimeoutMs ?? 120_000;
   const extraLabels = options.labels ?? {};
 
+  // Aborted by the caller, or by the first failure so sibling services stop waiting and creating.
+  const halt = new AbortController();
+  const onCallerAbort = (): void => halt.abort(signal?.reason);
+  if (signal?.aborted === true) halt.abort(signal.reason);
+  signal?.addEventListener('abort', onCallerAbort, { once: true });
+
   function checkAborted(): void {
-    if (signal?.aborted === true) {
+    if (halt.signal.aborted) {
       throw new EngineError('Aborted', `apply of ${stack} aborted`, {
-        cause: signal.reason,
+        cause: halt.signal.reason,
         place: { stack },
       });
     }
@@ -142,13 +159,17 @@ export async function applyProject(
     }
     return id;
   };
-  const [listed, resolvedImages] = await Promise.all([
-    listing,
-    Promise.all(
-      selected.map(async (name) => [name, await imageOf(project.services[name]!)] as const),
-    ),
-    ensureResources(docker, project, progress),
-  ]);
+  const imagesReady = settleAll(
+    selected.map(async (name) => [name, await imageOf(project.services[name]!)] as const),
+  );
+  try {
+    await settleAll<unknown>([listing, imagesReady, ensureResources(docker, project, progress)]);
+  } catch (err) {
+    signal?.removeEventListener('abort', onCallerAbort);
+    throw err;
+  }
+  const listed = await listing;
+  const resolvedImages = await imagesReady;
   checkAborted();
   const imageIdOf = new Map(resolvedImages);
   const observed = groupByProject(listed).get(stack) ?? emptyProject(stack);
@@ -214,7 +235,7 @@ export async function applyProject(
     }
   }
 
-  async function createAndStart(service: ServiceConfig, number: number): Promise<string> {
+  async function create(service: ServiceConfig, number: number): Promise<Docker.Container> {
     const name = containerName(stack, service, number);
     const place = { stack, service: service.name };
     const image = imageRef(stack, service);
@@ -256,13 +277,30 @@ export async function applyProject(
     } catch (err) {
       throw engineError('ContainerCreateFailed', `cannot prepare container ${name}`, err, place);
     }
+    return container;
+  }
+
+  async function start(
+    service: ServiceConfig,
+    container: Docker.Container,
+    number: number,
+  ): Promise<string> {
+    const name = containerName(stack, service, number);
+    checkAborted();
     progress?.({ step: 'start', subject: name });
     try {
       await container.start();
     } catch (err) {
-      throw engineError('ContainerStartFailed', `cannot start container ${name}`, err, place);
+      throw engineError('ContainerStartFailed', `cannot start container ${name}`, err, {
+        stack,
+        service: service.name,
+      });
     }
     return container.id;
+  }
+
+  async function createAndStart(service: ServiceConfig, number: number): Promise<string> {
+    return start(service, await create(service, number), number);
   }
 
   async function executeEntry(
@@ -279,8 +317,12 @@ export async function applyProject(
         if (entry.container !== undefined)
           await stopAndRemove(entry.container, stopSeconds(service));
         return createAndStart(service, entry.number);
-      case 'create':
-        return createAndStart(service, entry.number);
+      case 'create': {
+        const early = precreated.get(entry.subject);
+        return early === undefined
+          ? createAndStart(service, entry.number)
+          : start(service, await early, entry.number);
+      }
       case 'unchanged': {
         const id = entry.container?.id;
         if (id === undefined) return undefined;
@@ -305,8 +347,7 @@ export async function applyProject(
     }
   }
 
-  const orphans = plan.filter((e) => !selectedSet.has(e.service) && e.action === 'remove');
-  await Promise.all(orphans.map((e) => stopAndRemove(e.container!, undefined)));
+  const precreated = new Map<string, Promise<Docker.Container>>();
 
   const outcomes = new Map<string, Promise<ServiceOutcome>>();
   const dependencyWaits = new Map<string, Promise<void>>();
@@ -360,7 +401,7 @@ export async function applyProject(
           containerIds: outcome.containerIds,
           condition: dep.condition,
           timeoutMs: dependencyTimeoutMs,
-          ...(signal === undefined ? {} : { signal }),
+          signal: halt.signal,
         }),
       );
       dependencyWaits.set(key, shared);
@@ -398,7 +439,7 @@ export async function applyProject(
     );
     checkAborted();
     const entries = plan.filter((e) => e.service === service.name);
-    const ids = await Promise.all(entries.map((e) => executeEntry(service, e)));
+    const ids = await settleAll(entries.map((e) => executeEntry(service, e)));
     const untouched = entries.every(
       (e) => e.action === 'unchanged' && e.start !== true && e.restart !== true,
     );
@@ -410,17 +451,45 @@ export async function applyProject(
   }
 
   try {
+    const orphans = plan.filter((e) => !selectedSet.has(e.service) && e.action === 'remove');
+    await settleAll(orphans.map((e) => stopAndRemove(e.container!, undefined)));
+
+    /*
+     * Like Compose v2, new containers are created up front and only started once their
+     * dependencies are up, which takes creation off the dependency chain. Services whose create
+     * body names another service's container wait, since that container may still be replaced.
+     */
+    for (const entry of plan) {
+      if (entry.action !== 'create' || !selectedSet.has(entry.service)) continue;
+      const service = project.services[entry.service]!;
+      if (referencedServices(service).length > 0) continue;
+      const pending = create(service, entry.number);
+      // Awaited when the entry runs; a dependency failing first must not leave it unhandled.
+      pending.catch(() => undefined);
+      precreated.set(entry.subject, pending);
+    }
+
     for (const level of levels) {
       for (const name of level) {
         if (!selectedSet.has(name)) continue;
         outcomes.set(name, convergeService(project.services[name]!));
       }
     }
-    // Let every started service finish before reporting, so nothing runs on after apply returns.
-    const settled = await Promise.allSettled(outcomes.values());
-    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed !== undefined) throw failed.reason;
+    // Let every started operation finish before reporting, so nothing runs on after apply
+    // returns; report the failure that came first, not a sibling's abort it caused.
+    let firstError: { err: unknown } | undefined;
+    const all = [...outcomes.values(), ...precreated.values()].map((p) =>
+      (p as Promise<unknown>).catch((err: unknown) => {
+        if (firstError === undefined) {
+          firstError = { err };
+          halt.abort(err);
+        }
+      }),
+    );
+    await Promise.all(all);
+    if (firstError !== undefined) throw firstError.err;
   } finally {
+    signal?.removeEventListener('abort', onCallerAbort);
     if (feed !== undefined) {
       await feed.then(
         (f) => f.close(),

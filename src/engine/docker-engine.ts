@@ -17,6 +17,7 @@ import type {
   ObservedProject,
 } from './types.js';
 import { LABEL } from './types.js';
+import { settleAll } from './settle.js';
 
 export interface DockerEngineOptions {
   logger: Logger;
@@ -59,7 +60,7 @@ export function createDockerEngine(options: DockerEngineOptions): ContainerEngin
     timeoutMs?: number,
   ): Promise<void> {
     const t = timeoutMs === undefined ? undefined : Math.ceil(timeoutMs / 1000);
-    await Promise.all(
+    await settleAll(
       containers
         .filter((c) => ACTIVE.has(c.State))
         .map(async (c) => {
@@ -105,7 +106,7 @@ export function createDockerEngine(options: DockerEngineOptions): ContainerEngin
 
     async start(projectName: string): Promise<void> {
       const listed = await list(projectName);
-      await Promise.all(
+      await settleAll(
         listed
           .filter((c) => !ACTIVE.has(c.State) && c.Labels[LABEL.oneoff] !== 'True')
           .map(async (c) => {
@@ -125,7 +126,7 @@ export function createDockerEngine(options: DockerEngineOptions): ContainerEngin
     async down(projectName: string, downOptions: DownOptions = {}): Promise<void> {
       const listed = await list(projectName);
       await stopAll(projectName, listed, downOptions.timeoutMs);
-      await Promise.all(
+      await settleAll(
         listed.map(async (c) => {
           try {
             await docker

@@ -3,6 +3,7 @@ import type { ComposeProject, NetworkConfig, VolumeConfig } from '../compose/typ
 import { EngineError } from '../errors.js';
 import { engineError, isNotFound, statusOf } from './docker-errors.js';
 import { resourceLabels } from './naming.js';
+import { settleAll } from './settle.js';
 import type { ApplyProgress } from './types.js';
 import { LABEL } from './types.js';
 
@@ -100,7 +101,7 @@ export async function ensureResources(
   project: ComposeProject,
   onProgress?: (progress: ApplyProgress) => void,
 ): Promise<void> {
-  await Promise.all([
+  await settleAll([
     ...Object.values(project.networks).map((n) => ensureNetwork(docker, project, n, onProgress)),
     ...Object.values(project.volumes).map((v) => ensureVolume(docker, project, v, onProgress)),
   ]);
@@ -116,7 +117,7 @@ export async function removeResources(
   const place = { stack: project };
   try {
     const networks = await docker.listNetworks({ filters });
-    await Promise.all(
+    await settleAll(
       networks.map(async (n) => {
         try {
           await docker.getNetwork(n.Id).remove();
@@ -127,7 +128,7 @@ export async function removeResources(
     );
     if (!volumes) return;
     const listed = await docker.listVolumes({ filters });
-    await Promise.all(
+    await settleAll(
       (listed.Volumes ?? []).map(async (v) => {
         try {
           await docker.getVolume(v.Name).remove();

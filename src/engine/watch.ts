@@ -2,6 +2,7 @@ import type Docker from 'dockerode';
 import { EngineError } from '../errors.js';
 import { engineError, isNotFound } from './docker-errors.js';
 import type { EventFeed } from './events.js';
+import { settleAll } from './settle.js';
 
 export type InspectMap = Map<string, Docker.ContainerInspectInfo>;
 
@@ -28,7 +29,7 @@ async function inspectInto(
   into: InspectMap,
   place: { stack?: string; service?: string },
 ): Promise<void> {
-  await Promise.all(
+  await settleAll(
     [...ids].map(async (id) => {
       try {
         into.set(id, await docker.getContainer(id).inspect());

@@ -17,12 +17,13 @@ function git(cwd: string, ...args: string[]): string {
 describe('berth CLI against Docker and a git repository', () => {
   const stack = uniqueName('cli');
   let tmp: string;
+  let work: string;
   let config: string;
 
   beforeAll(async () => {
     tmp = await mkdtemp(path.join(tmpdir(), 'berth-cli-int-'));
     const bare = path.join(tmp, 'remote.git');
-    const work = path.join(tmp, 'work');
+    work = path.join(tmp, 'work');
     git(tmp, 'init', '--bare', '--initial-branch=main', bare);
     git(tmp, 'clone', bare, work);
     await mkdir(path.join(work, 'stacks', stack), { recursive: true });
@@ -67,7 +68,7 @@ describe('berth CLI against Docker and a git repository', () => {
     if (tmp !== undefined) await rm(tmp, { recursive: true, force: true });
   });
 
-  it('reconciles once, shows the stack in status and history, and brings it down', async () => {
+  it('reconciles once, reports a rolled-back version with exit 1, and brings the stack down', async () => {
     const dry = await runBerth(['reconcile', '--once', '--dry-run', '--config', config, '--json']);
     expect(dry.stderr).toBe('');
     expect(dry.code).toBe(0);
@@ -119,6 +120,60 @@ describe('berth CLI against Docker and a git repository', () => {
       .deployments;
     expect(deployments).toHaveLength(1);
     expect(deployments[0]!.journal.length).toBeGreaterThan(0);
+
+    // A version whose healthcheck always fails: rolled back, marked bad, exit 1.
+    await writeFile(
+      path.join(work, 'stacks', stack, 'compose.yaml'),
+      [
+        'x-berth:',
+        '  healthTimeout: 30s',
+        'services:',
+        '  app:',
+        `    image: ${FIXTURE_IMAGE}`,
+        '    command: ["sleep", "3600"]',
+        '    stop_grace_period: 1s',
+        '    healthcheck:',
+        '      test: ["CMD", "false"]',
+        '      interval: 500ms',
+        '      retries: 1',
+        '',
+      ].join('\n'),
+    );
+    git(work, 'commit', '-am', 'broken healthcheck');
+    git(work, 'push', 'origin', 'HEAD:main');
+    const failed = await runBerth(['reconcile', '--once', '--config', config, '--json']);
+    expect(failed.code, failed.stderr).toBe(1);
+    const failedPass = JSON.parse(failed.stdout) as {
+      ok: boolean;
+      stacks: { stack: string; result: string }[];
+    };
+    expect(failedPass.ok).toBe(false);
+    expect(failedPass.stacks).toContainEqual(
+      expect.objectContaining({ stack, result: 'rolled-back' }),
+    );
+    const afterRollback = JSON.parse(
+      (await runBerth(['status', '--config', config, '--json'])).stdout,
+    ) as { stacks: { stack: string; badVersions: number; running?: { commit: string } }[] };
+    expect(afterRollback.stacks.find((r) => r.stack === stack)).toMatchObject({
+      badVersions: 1,
+      running: { commit: pass.revision.commit },
+    });
+    const unmark = await runBerth(['unmark', stack, '--config', config, '--json']);
+    expect(unmark.code, unmark.stderr).toBe(0);
+    expect(JSON.parse(unmark.stdout)).toMatchObject({ stack, cleared: 1 });
+
+    const firstVersion = pass.stacks.find((s) => s.stack === stack)!.version;
+    const rollback = await runBerth([
+      'rollback',
+      stack,
+      '--to',
+      firstVersion.slice(0, 12),
+      '--config',
+      config,
+      '--json',
+    ]);
+    expect(rollback.code, rollback.stderr).toBe(0);
+    expect(JSON.parse(rollback.stdout)).toMatchObject({ ok: true, stack, version: firstVersion });
 
     const unknown = await runBerth(['history', 'no-such-stack', '--config', config]);
     expect(unknown.code).toBe(2);

@@ -15,7 +15,7 @@ const docker = testDocker();
 const cleanups: (() => Promise<void>)[] = [];
 
 afterEach(async () => {
-  const pending = cleanups.splice(0).reverse();
+  const pending = cleanups.splice(0);
   for (const cleanup of pending) await cleanup().catch(() => undefined);
 });
 
@@ -206,6 +206,24 @@ describe('apply', () => {
       'scale down',
     ]);
     expect(Object.keys(await containerIds(name))).toEqual([`${name}-a-1`]);
+  });
+
+  it('converges only the selected services and recreates on force', async () => {
+    const name = newProject('select');
+    const e = engine();
+    const p = project(name, [service('a'), service('b')]);
+    const first = await e.apply(p, { services: ['a'] });
+    expect(first.plan.map((x) => x.subject)).toEqual([`${name}-a-1`]);
+    expect(Object.keys(await containerIds(name))).toEqual([`${name}-a-1`]);
+    await e.apply(p);
+    const before = await containerIds(name);
+    const forced = await e.apply(p, { services: ['b'], forceRecreate: true });
+    expect(forced.plan).toEqual([
+      { subject: `${name}-b-1`, action: 'recreate', reason: 'forced recreate' },
+    ]);
+    const after = await containerIds(name);
+    expect(after[`${name}-a-1`]).toBe(before[`${name}-a-1`]);
+    expect(after[`${name}-b-1`]).not.toBe(before[`${name}-b-1`]);
   });
 
   it('uses external networks and volumes without creating them, and fails clearly when missing', async () => {

@@ -56,7 +56,7 @@ export function webService(name: string, overrides: Partial<ServiceConfig> = {})
       test: ['CMD-SHELL', 'timeout 2 wget -q -O- http://127.0.0.1:8080/ >/dev/null'],
       intervalMs: 250,
       timeoutMs: 2000,
-      retries: 3,
+      retries: 20,
     },
     ...overrides,
   });

@@ -11,7 +11,7 @@ const docker = testDocker();
 const cleanups: (() => Promise<void>)[] = [];
 
 afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
+  for (const cleanup of cleanups.splice(0)) await cleanup().catch(() => undefined);
 });
 
 describe('apply of a loaded compose file', () => {

@@ -29,17 +29,21 @@ export async function reconcileCommand(
     dryRun: options.dryRun === true,
     stacks: options.stack !== undefined && options.stack.length > 0 ? options.stack : undefined,
     trigger: 'cli',
-    onProgress: (event) => {
-      const who = event.stack ?? 'berth';
-      ctx.out.progress(
-        `${who}: ${event.step}${event.detail === undefined ? '' : ` ${event.detail}`}`,
-      );
-    },
+    onProgress: (event) => ctx.out.progress(progressLine(event)),
   });
   ctx.out.result(passToJson(result, options.dryRun === true), () =>
     options.dryRun === true ? formatDryRun(result) : formatPass(result),
   );
   return result.ok ? EXIT.ok : EXIT.failed;
+}
+
+function progressLine(event: { stack?: string; step: string; detail?: string }): string {
+  const who = event.stack === undefined ? '' : `${event.stack}: `;
+  const detail =
+    event.detail === undefined
+      ? ''
+      : ` ${/^[0-9a-f]{40,64}$/.test(event.detail) ? shortHash(event.detail) : event.detail}`;
+  return `${who}${event.step}${detail}…`;
 }
 
 export interface OutcomeJson extends Omit<StackOutcome, 'error'> {

@@ -1,3 +1,4 @@
+import type { DeploymentRecord } from '../../state/types.js';
 import type { CliContext } from '../context.js';
 import { EXIT, UsageError, type ExitCode } from '../exit-codes.js';
 import { formatError, shortHash } from '../format.js';
@@ -17,8 +18,12 @@ export async function rollbackCommand(
   if (app.store.getStack(stack) === undefined) {
     throw new UsageError(`berth knows no stack named ${stack}`, { stack });
   }
-  ctx.out.progress(`${stack}: rolling back${options.to === undefined ? '' : ` to ${options.to}`}…`);
-  const outcome = await app.reconciler.rollback(stack, { to: options.to });
+  const to =
+    options.to === undefined
+      ? undefined
+      : resolveVersion(app.store.listDeployments(stack, 200), stack, options.to);
+  ctx.out.progress(`${stack}: rolling back${to === undefined ? '' : ` to ${shortHash(to)}`}…`);
+  const outcome = await app.reconciler.rollback(stack, { to });
   const ok = outcome.result === 'deployed' || outcome.result === 'unchanged';
   ctx.out.result({ ok, ...outcomeToJson(outcome) }, () => {
     const head = `${stack}: ${outcome.result}${
@@ -27,4 +32,18 @@ export async function rollbackCommand(
     return outcome.error === undefined ? head : `${head}\n${formatError(outcome.error)}`;
   });
   return ok ? EXIT.ok : EXIT.failed;
+}
+
+/** Lets --to take the short hashes status and history print; unknown versions pass through. */
+function resolveVersion(history: DeploymentRecord[], stack: string, to: string): string {
+  const versions = [...new Set(history.map((d) => d.version))].filter((v) => v.startsWith(to));
+  if (versions.length > 1) {
+    throw new UsageError(
+      `version ${to} matches ${versions.length} versions of ${stack}; give more digits`,
+      {
+        stack,
+      },
+    );
+  }
+  return versions[0] ?? to;
 }
