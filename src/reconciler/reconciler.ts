@@ -180,21 +180,35 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     return discoverStacks(revision.dir, deps.settings.paths, deps.settings.defaults);
   }
 
-  /** Service names of the running version, so a vanished service counts as drift. */
+  /**
+   * Service names of the running version, so a vanished service counts as drift.
+   * A version is a hash of the stack's files, so its service list never changes: remember it
+   * instead of loading every unchanged stack's compose file on every pass.
+   */
+  const servicesByVersion = new Map<string, string[]>();
   async function expectedServicesOf(
     discovery: Discovery,
     runningVersions: Map<string, VersionRef | undefined>,
   ): Promise<Map<string, string[]>> {
     const expected = new Map<string, string[]>();
-    for (const stack of discovery.stacks) {
-      if (runningVersions.get(stack.name)?.version !== stack.version) continue;
-      try {
-        const project = await loadQuietly(folders.runningDir(stack.name), stack.name);
-        expected.set(stack.name, Object.keys(project.services));
-      } catch {
-        // The running copy no longer loads; the plan still sees missing containers.
-      }
-    }
+    await Promise.all(
+      discovery.stacks.map(async (stack) => {
+        if (runningVersions.get(stack.name)?.version !== stack.version) return;
+        const key = `${stack.name}@${stack.version}`;
+        let services = servicesByVersion.get(key);
+        if (services === undefined) {
+          try {
+            const project = await loadQuietly(folders.runningDir(stack.name), stack.name);
+            services = Object.keys(project.services);
+            servicesByVersion.set(key, services);
+          } catch {
+            // The running copy no longer loads; the plan still sees missing containers.
+            return;
+          }
+        }
+        expected.set(stack.name, services);
+      }),
+    );
     return expected;
   }
 
@@ -518,10 +532,12 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       ...discovery.broken.map((s) => s.name),
     ]);
     const runningVersions = new Map<string, VersionRef | undefined>();
-    for (const name of names) {
-      const version = await folders.readRunningVersion(name);
-      if (version !== undefined) runningVersions.set(name, version);
-    }
+    await Promise.all(
+      [...names].map(async (name) => {
+        const version = await folders.readRunningVersion(name);
+        if (version !== undefined) runningVersions.set(name, version);
+      }),
+    );
     const plan = computePlan({
       discovery,
       observed,

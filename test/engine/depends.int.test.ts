@@ -73,6 +73,33 @@ describe('depends_on', () => {
     expect(app.State.Status).toBe('created');
   });
 
+  it('a failed dependency stops the other waits instead of letting them run to their timeout', async () => {
+    const name = newProject('halt');
+    const e = createDockerEngine({ logger: silentLogger() });
+    const never = {
+      disable: false as const,
+      test: ['CMD', 'false'],
+      intervalMs: 200,
+      retries: 1,
+      timeoutMs: 1000,
+    };
+    const p = project(name, [
+      service('bad', { healthcheck: never }),
+      service('slow', { healthcheck: { ...never, startPeriodMs: 120_000 } }),
+      service('a', {
+        dependsOn: { bad: { condition: 'service_healthy', required: true, restart: false } },
+      }),
+      service('b', {
+        dependsOn: { slow: { condition: 'service_healthy', required: true, restart: false } },
+      }),
+    ]);
+    const started = Date.now();
+    const err = await e.apply(p, { dependencyTimeoutMs: 60_000 }).catch((x: unknown) => x);
+    expect((err as EngineError).reason).toBe('DependencyFailed');
+    expect((err as EngineError).message).toContain('bad');
+    expect(Date.now() - started).toBeLessThan(30_000);
+  });
+
   it('service_completed_successfully waits for a one-shot to exit 0, and fails on exit 1', async () => {
     const name = newProject('oneshot');
     const e = createDockerEngine({ logger: silentLogger() });
