@@ -22,7 +22,7 @@ import type { ApplyOptions, ApplyResult, ObservedContainer } from './types.js';
 
 /**
  * Services whose container this service's create body names (links, volumes_from,
- * network_mode service:): they must exist, under their final ID, before it is created.
+ * network_mode, ipc and pid `service:`): they must exist, under their final ID, before it is created.
  */
 export function referencedServices(service: ServiceConfig): string[] {
   const deps = new Set<string>();
@@ -32,14 +32,14 @@ export function referencedServices(service: ServiceConfig): string[] {
     if (kind === 'service' && name !== undefined) deps.add(name);
     else if (kind !== 'container' && kind !== undefined && name === undefined) deps.add(kind);
   }
-  if (service.networkMode?.startsWith('service:') === true) {
-    deps.add(service.networkMode.slice('service:'.length));
+  for (const mode of [service.networkMode, service.ipc, service.pid]) {
+    if (mode?.startsWith('service:') === true) deps.add(mode.slice('service:'.length));
   }
   deps.delete(service.name);
   return [...deps];
 }
 
-/** Services a service needs started first: depends_on, links, volumes_from, network_mode service:. */
+/** Services a service needs started first: depends_on plus every `service:` reference. */
 export function serviceDependencies(service: ServiceConfig): string[] {
   const deps = new Set<string>([...Object.keys(service.dependsOn), ...referencedServices(service)]);
   deps.delete(service.name);

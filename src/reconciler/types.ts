@@ -1,5 +1,9 @@
 import type { BerthError } from '../errors.js';
 import type { PlanEntry } from '../plan/types.js';
+import type { StackPlan } from '../plan/stack-plan.js';
+import type { ObservedProject } from '../engine/types.js';
+import type { Discovery } from '../stack/types.js';
+import type { StackRecord, VersionRef } from '../state/types.js';
 import type { Clock } from '../clock.js';
 import type { ContainerEngine } from '../engine/types.js';
 import type { HookRunner } from '../hooks/types.js';
@@ -76,9 +80,46 @@ export interface ReconcilerDeps {
   };
 }
 
+/**
+ * The first half of a pass: the source synced, stacks discovered, Docker observed and the plan
+ * computed. `reconcileStack` applies its entries one by one; the daemon queues them per stack.
+ */
+export interface PlannedPass {
+  revision: SourceRevision;
+  sourceError?: BerthError;
+  plan: StackPlan[];
+  trigger: string;
+  discovery: Discovery;
+  observed: Map<string, ObservedProject>;
+  records: Map<string, StackRecord>;
+  runningVersions: Map<string, VersionRef | undefined>;
+}
+
+export interface ReconcileStackOptions {
+  signal?: AbortSignal;
+  onProgress?: ReconcileOptions['onProgress'];
+  /** Who asked, when not the pass's trigger. */
+  trigger?: string;
+  /**
+   * Observe the stack again before acting: the entry may have waited in a queue while the
+   * stack changed. A deploy entry whose version is already running healthy becomes unchanged.
+   */
+  replan?: boolean;
+  /** Deploy from this folder instead of the checkout (a private copy the checkout cannot move). */
+  dir?: string;
+}
+
 export interface Reconciler {
   /** One full pass: sync the source, discover, plan, apply changed stacks, record. */
   reconcileOnce(options?: ReconcileOptions): Promise<PassResult>;
+  /** Sync, discover, observe and plan; changes nothing on Docker or in the state. */
+  planPass(options?: ReconcileOptions): Promise<PlannedPass>;
+  /** Applies one entry of a planned pass under the stack's lock: deploy, prune, or record a skip. */
+  reconcileStack(
+    entry: StackPlan,
+    pass: PlannedPass,
+    options?: ReconcileStackOptions,
+  ): Promise<StackOutcome>;
   /** Deploy the good version (or a named earlier version found in history) again. */
   rollback(stack: string, options?: { to?: string; trigger?: string }): Promise<StackOutcome>;
   /** Bring a stack down (volumes kept) and record it. */

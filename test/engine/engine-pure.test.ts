@@ -104,6 +104,15 @@ describe('dependency levels', () => {
     expect(dependencyLevels(p)).toEqual([['cache', 'db'], ['api', 'backup'], ['side']]);
   });
 
+  it('orders services over ipc and pid service: references', () => {
+    const p = project('p', [
+      service('follower', { ipc: 'service:leader', pid: 'service:leader' }),
+      service('leader', { ipc: 'shareable' }),
+    ]);
+    expect(serviceDependencies(p.services.follower!)).toEqual(['leader']);
+    expect(dependencyLevels(p)).toEqual([['leader'], ['follower']]);
+  });
+
   it('refuses a cycle', () => {
     const dep = { condition: 'service_started' as const, required: true, restart: false };
     const p = project('p', [
