@@ -12,9 +12,7 @@ cd "$(dirname "$0")/.."
 root=$PWD
 
 bash scripts/ensure-docker.sh
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund
-fi
+bash scripts/install-deps.sh
 npx tsc -p tsconfig.build.json
 
 branch=$(git rev-parse --abbrev-ref HEAD)

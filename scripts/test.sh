@@ -5,9 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/ensure-docker.sh
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund
-fi
+bash scripts/install-deps.sh
 echo "== lint"
 npx eslint .
 npx prettier --check . >/dev/null || { npx prettier --check . ; exit 1; }

@@ -1,8 +1,6 @@
-import { readFile } from 'node:fs/promises';
-import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { parseDuration } from '../duration.js';
-import { ConfigError } from '../errors.js';
+import { readSecretFile } from '../config/secret-file.js';
 
 export const NOTIFICATION_EVENTS = [
   'deploy-succeeded',
@@ -89,25 +87,7 @@ export async function resolveNotifySecrets(
   return Promise.all(
     targets.map(async (target, index) => {
       if (target.type !== 'ntfy' || target.tokenFile === undefined) return target;
-      const full = isAbsolute(target.tokenFile)
-        ? target.tokenFile
-        : resolve(options.baseDir ?? process.cwd(), target.tokenFile);
-      const field = `notify.${index}.tokenFile`;
-      let text: string;
-      try {
-        text = await readFile(full, 'utf8');
-      } catch (cause) {
-        throw new ConfigError(`cannot read ${field}`, [`${field}: cannot read ${full}`], {
-          cause,
-          file: options.file,
-        });
-      }
-      const token = text.replace(/[\r\n]+$/, '');
-      if (token === '') {
-        throw new ConfigError(`${field} is empty`, [`${field}: ${full} is empty`], {
-          file: options.file,
-        });
-      }
+      const token = await readSecretFile(target.tokenFile, `notify.${index}.tokenFile`, options);
       const { tokenFile: _dropped, ...rest } = target;
       return { ...rest, token };
     }),

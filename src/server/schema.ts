@@ -1,7 +1,5 @@
-import { readFile } from 'node:fs/promises';
-import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
-import { ConfigError } from '../errors.js';
+import { readSecretFile, type SecretFileOptions } from '../config/secret-file.js';
 
 /** The webhook endpoints berth serves, one per git host flavour plus a generic HMAC one. */
 export const WEBHOOK_PROVIDERS = ['github', 'gitlab', 'gitea', 'generic'] as const;
@@ -80,37 +78,7 @@ export interface ResolvedServerConfig {
   webhooks: Partial<Record<WebhookProvider, { secret: string }>>;
 }
 
-export interface ResolveSecretsOptions {
-  /** Relative `…File` paths are taken from here (the config file's folder); cwd otherwise. */
-  baseDir?: string;
-  /** Config file name, for error messages. */
-  file?: string;
-}
-
-async function readSecret(
-  path: string,
-  field: string,
-  options: ResolveSecretsOptions,
-): Promise<string> {
-  const full = isAbsolute(path) ? path : resolve(options.baseDir ?? process.cwd(), path);
-  let text: string;
-  try {
-    text = await readFile(full, 'utf8');
-  } catch (cause) {
-    throw new ConfigError(`cannot read ${field}`, [`${field}: cannot read ${full}`], {
-      cause,
-      file: options.file,
-    });
-  }
-  // Files written by editors and `echo` end with a newline that is not part of the secret.
-  const secret = text.replace(/[\r\n]+$/, '');
-  if (secret === '') {
-    throw new ConfigError(`${field} is empty`, [`${field}: ${full} is empty`], {
-      file: options.file,
-    });
-  }
-  return secret;
-}
+export type ResolveSecretsOptions = SecretFileOptions;
 
 /** Reads `tokenFile` and `secretFile` keys so the app only sees plain secrets. */
 export async function resolveServerSecrets(
@@ -122,7 +90,7 @@ export async function resolveServerSecrets(
       name: entry.name,
       token:
         entry.token ??
-        (await readSecret(entry.tokenFile ?? '', `server.tokens.${index}.tokenFile`, options)),
+        (await readSecretFile(entry.tokenFile ?? '', `server.tokens.${index}.tokenFile`, options)),
     })),
   );
   const webhooks: ResolvedServerConfig['webhooks'] = {};
@@ -132,7 +100,7 @@ export async function resolveServerSecrets(
     webhooks[provider] = {
       secret:
         entry.secret ??
-        (await readSecret(
+        (await readSecretFile(
           entry.secretFile ?? '',
           `server.webhooks.${provider}.secretFile`,
           options,

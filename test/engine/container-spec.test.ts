@@ -9,43 +9,10 @@ import {
   type MountSpec,
 } from '../../src/engine/container-spec.js';
 import { ComposeError } from '../../src/errors.js';
+import { bareService } from '../helpers/compose.js';
 
 function service(overrides: Partial<ServiceConfig> = {}): ServiceConfig {
-  return {
-    name: 'web',
-    image: 'berth-fixture/busybox:latest',
-    pullPolicy: 'missing',
-    environment: {},
-    ports: [],
-    expose: [],
-    volumes: [],
-    networks: { default: { aliases: [] } },
-    dependsOn: {},
-    replicas: 1,
-    labels: {},
-    extraHosts: [],
-    dns: [],
-    dnsSearch: [],
-    dnsOpt: [],
-    capAdd: [],
-    capDrop: [],
-    privileged: false,
-    devices: [],
-    securityOpt: [],
-    tmpfs: [],
-    ulimits: {},
-    sysctls: {},
-    readOnly: false,
-    tty: false,
-    stdinOpen: false,
-    secrets: [],
-    configs: [],
-    groupAdd: [],
-    volumesFrom: [],
-    links: [],
-    profiles: [],
-    ...overrides,
-  };
+  return bareService('web', overrides);
 }
 
 function network(key: string, name = `demo_${key}`): ComposeProject['networks'][string] {

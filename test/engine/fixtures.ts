@@ -4,47 +4,11 @@ import type {
   ServiceConfig,
   VolumeConfig,
 } from '../../src/compose/types.js';
-import { FIXTURE_IMAGE } from '../helpers/docker.js';
+import { bareService } from '../helpers/compose.js';
 
 /** A normalized service with the loader's defaults; stop grace 0 s so busybox PID 1 dies at once. */
 export function service(name: string, overrides: Partial<ServiceConfig> = {}): ServiceConfig {
-  return {
-    name,
-    image: FIXTURE_IMAGE,
-    pullPolicy: 'missing',
-    command: ['sleep', '3600'],
-    environment: {},
-    ports: [],
-    expose: [],
-    volumes: [],
-    networks: { default: { aliases: [] } },
-    dependsOn: {},
-    replicas: 1,
-    labels: {},
-    extraHosts: [],
-    dns: [],
-    dnsSearch: [],
-    dnsOpt: [],
-    capAdd: [],
-    capDrop: [],
-    privileged: false,
-    devices: [],
-    securityOpt: [],
-    tmpfs: [],
-    ulimits: {},
-    sysctls: {},
-    readOnly: false,
-    tty: false,
-    stdinOpen: false,
-    secrets: [],
-    configs: [],
-    groupAdd: [],
-    volumesFrom: [],
-    links: [],
-    profiles: [],
-    stopGracePeriodMs: 0,
-    ...overrides,
-  };
+  return bareService(name, { command: ['sleep', '3600'], stopGracePeriodMs: 0, ...overrides });
 }
 
 /** busybox httpd with a fast healthcheck on it. */
