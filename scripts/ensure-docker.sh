@@ -20,7 +20,9 @@ fi
 
 if ! docker info >/dev/null 2>&1; then
   echo "starting dockerd" >&2
-  nohup dockerd >/tmp/berth-dockerd.log 2>&1 &
+  # The default pools hold about 30 networks; parallel integration tests need more.
+  # Same private range Docker uses by default, cut into /24s: 1024 networks.
+  nohup dockerd --default-address-pool base=172.20.0.0/14,size=24 >/tmp/berth-dockerd.log 2>&1 &
   for _ in $(seq 1 60); do
     docker info >/dev/null 2>&1 && break
     sleep 1

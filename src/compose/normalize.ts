@@ -494,7 +494,7 @@ export function normalizeService(ctx: NormalizeContext, raw: RawService): Servic
     secrets: raw.secrets === undefined ? [] : fileReferences(ctx, 'secrets', raw.secrets),
     configs: raw.configs === undefined ? [] : fileReferences(ctx, 'configs', raw.configs),
     groupAdd: raw.group_add ?? [],
-    volumesFrom: raw.volumes_from ?? [],
+    volumesFrom: (raw.volumes_from ?? []).map(canonicalVolumesFrom),
     links: raw.links ?? [],
     profiles: raw.profiles ?? [],
   };
@@ -618,4 +618,14 @@ export function normalizeFileDefinition(
     };
   }
   return { key: where.key, source: 'content', content: raw.content ?? '' };
+}
+
+/**
+ * `volumes_from` names a service unless prefixed with `container:` (compose-go's reading);
+ * the normalized form always carries the prefix so the engine can order by it.
+ */
+function canonicalVolumesFrom(entry: string): string {
+  return entry.startsWith('container:') || entry.startsWith('service:')
+    ? entry
+    : `service:${entry}`;
 }

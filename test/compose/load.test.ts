@@ -1390,3 +1390,30 @@ services:
     expect(web.labels).toEqual({ only: 'me' });
   });
 });
+
+describe('volumes_from', () => {
+  it('normalizes every entry to a service: or container: reference', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'berth-vf-'));
+    try {
+      await writeFile(
+        join(dir, 'compose.yaml'),
+        [
+          'services:',
+          '  store: { image: busybox }',
+          '  reader:',
+          '    image: busybox',
+          '    volumes_from: ["store:ro", "store", "container:outside:rw", "service:store"]',
+        ].join('\n'),
+      );
+      const { project } = await loadProject(dir);
+      expect(project.services.reader?.volumesFrom).toEqual([
+        'service:store:ro',
+        'service:store',
+        'container:outside:rw',
+        'service:store',
+      ]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
