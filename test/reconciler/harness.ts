@@ -19,7 +19,9 @@ import { FIXTURE_IMAGE, removeProject, testDocker, uniqueName } from '../helpers
 export const DEFAULTS: SettingsDefaults = {
   deploy: true,
   method: 'simple',
-  healthTimeoutMs: 8000,
+  // Generous: a healthy version must never miss the gate because the machine is busy.
+  // Tests of unhealthy versions fail fast on the healthcheck, not on this timeout.
+  healthTimeoutMs: 45_000,
   stabilityMs: 500,
   markBad: true,
   redeployGood: true,
