@@ -63,7 +63,7 @@ function buildProgram(execute: Execute, io: CliIo): Command {
         'Exit codes: 0 converged; 1 a stack failed or was rolled back (validate: a stack is',
         'invalid; status: a stack is BROKEN or unhealthy; or Docker, git or the state failed);',
         '2 usage or configuration error.',
-        'reconcile runs one pass and needs --once: the daemon comes in a later version.',
+        'reconcile --once runs one pass; reconcile without --once runs the daemon.',
         'Logs go to stderr at level warn unless --log-level or BERTH_LOG_LEVEL say otherwise.',
       ].join('\n'),
     )
@@ -93,10 +93,20 @@ function buildProgram(execute: Execute, io: CliIo): Command {
     .option('--stack <name...>', 'only these stacks')
     .action(
       async (options: CommonOptions & { once?: boolean; dryRun?: boolean; stack?: string[] }) =>
-        execute(options, async (ctx) =>
-          (await import('./commands/reconcile.js')).reconcileCommand(ctx, options),
-        ),
+        execute(options, async (ctx) => {
+          // Plain `reconcile` is the continuous reconciler; --dry-run and --stack are one-pass.
+          if (options.once !== true && options.dryRun !== true && options.stack === undefined) {
+            ctx.out.note('reconcile without --once runs the daemon (berth daemon)');
+            return (await import('./commands/daemon.js')).daemonCommand(ctx);
+          }
+          return (await import('./commands/reconcile.js')).reconcileCommand(ctx, options);
+        }),
     );
+
+  command('daemon', 'reconcile continuously: schedule, webhooks, API, file watch').action(
+    async (options: CommonOptions) =>
+      execute(options, async (ctx) => (await import('./commands/daemon.js')).daemonCommand(ctx)),
+  );
 
   command('status', 'show every stack: state, versions, health, last deployment').action(
     async (options: CommonOptions) =>
@@ -143,6 +153,28 @@ function buildProgram(execute: Execute, io: CliIo): Command {
     .argument('<stack>', 'stack name')
     .action(async (stack: string, options: CommonOptions) =>
       execute(options, async (ctx) => (await import('./commands/down.js')).downCommand(ctx, stack)),
+    );
+
+  command('diff', 'show what differs between the checkout and what runs')
+    .argument('[stack]', 'stack name (default: every stack)')
+    .action(async (stack: string | undefined, options: CommonOptions) =>
+      execute(options, async (ctx) => (await import('./commands/diff.js')).diffCommand(ctx, stack)),
+    );
+
+  command('suspend', 'stop reconciling a stack; changes made by hand are left alone')
+    .argument('<stack>', 'stack name')
+    .action(async (stack: string, options: CommonOptions) =>
+      execute(options, async (ctx) =>
+        (await import('./commands/suspend.js')).suspendCommand(ctx, stack),
+      ),
+    );
+
+  command('resume', 'reconcile a suspended stack again from the next pass on')
+    .argument('<stack>', 'stack name')
+    .action(async (stack: string, options: CommonOptions) =>
+      execute(options, async (ctx) =>
+        (await import('./commands/resume.js')).resumeCommand(ctx, stack),
+      ),
     );
 
   return program;

@@ -7,6 +7,8 @@ import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import type { SettingsDefaults } from '../stack/types.js';
 import { applyEnvOverrides, readEnvOverrides, type EnvOverride } from './env.js';
+import type { NotifyConfig } from '../notify/schema.js';
+import type { ServerConfig } from '../server/schema.js';
 import { ConfigFile, crossCheck, isObject, type ConfigProblem, type LogLevel } from './schema.js';
 
 /** The file looked for in the working directory when none is named. */
@@ -48,6 +50,12 @@ export interface BerthConfig {
   defaults: SettingsDefaults;
   prune: boolean;
   log: { level: LogLevel };
+  /** Daemon keys; set only when the file or env gave them (the daemon has the defaults). */
+  schedule?: string;
+  concurrency?: number;
+  /** As written: `…File` secrets are read when the daemon starts the listener. */
+  server?: ServerConfig;
+  notify?: NotifyConfig;
 }
 
 export interface LoadConfigOptions {
@@ -120,7 +128,13 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Berth
       { file },
     );
   }
-  return normalize(result.data, file, resolve, files.token);
+  const config = normalize(result.data, file, resolve, files.token);
+  // Only keys that were given, so configs of the one-shot commands stay as they were.
+  if (merged.schedule !== undefined) config.schedule = result.data.schedule;
+  if (merged.concurrency !== undefined) config.concurrency = result.data.concurrency;
+  if (result.data.server !== undefined) config.server = result.data.server;
+  if (merged.notify !== undefined) config.notify = result.data.notify;
+  return config;
 }
 
 function normalize(

@@ -1,5 +1,8 @@
+import { validate as validateCron } from 'node-cron';
 import { z } from 'zod';
 import { parseDuration } from '../duration.js';
+import { NotifyConfig } from '../notify/schema.js';
+import { ServerConfig } from '../server/schema.js';
 
 /**
  * The config file as written (YAML), before paths are resolved and secrets read.
@@ -84,13 +87,32 @@ export const LogConfig = z.strictObject({
 });
 export type LogConfig = z.infer<typeof LogConfig>;
 
+/** Every minute; the daemon adds a little jitter so many hosts do not fetch at once. */
+export const DEFAULT_SCHEDULE = '* * * * *';
+export const DEFAULT_CONCURRENCY = 2;
+
+/** A cron expression: five fields, or six with seconds first. */
+export const Schedule = z
+  .string()
+  .min(1)
+  .refine((text) => validateCron(text), {
+    message: 'expected a cron expression like "* * * * *" (or six fields, seconds first)',
+  });
+export type Schedule = z.infer<typeof Schedule>;
+
 export const ConfigFile = z.strictObject({
   source: SourceConfig,
   dataDir: z.string().min(1).default('./data'),
   defaults: DefaultsConfig.prefault({}),
   prune: z.boolean().default(false),
   log: LogConfig.prefault({}),
-  // Later sections (server, notify, schedule) go here.
+  /** When the daemon syncs (cron); webhooks, the API and the file watcher sync on demand too. */
+  schedule: Schedule.default(DEFAULT_SCHEDULE),
+  /** Stacks the daemon deploys at once; one deployment at a time per stack regardless. */
+  concurrency: z.number().int().min(1).max(64).default(DEFAULT_CONCURRENCY),
+  /** The HTTP listener (webhooks, API, metrics); off when the key is absent. */
+  server: ServerConfig.optional(),
+  notify: NotifyConfig,
 });
 export type ConfigFile = z.infer<typeof ConfigFile>;
 

@@ -18,7 +18,14 @@ import { containerLabels, containerName, imageRef } from './naming.js';
 import { emptyProject, groupByProject, listProject } from './observe.js';
 import { ensureResources } from './resources.js';
 import { settleAll } from './settle.js';
-import type { ApplyOptions, ApplyResult, ObservedContainer } from './types.js';
+import type {
+  ApplyOptions,
+  ApplyResult,
+  ContainerPlanItem,
+  ObservedContainer,
+  ObservedProject,
+  PlanOptions,
+} from './types.js';
 
 /**
  * Services whose container this service's create body names (links, volumes_from,
@@ -74,6 +81,124 @@ export function dependencyLevels(project: ComposeProject): string[][] {
     levels.push(level);
   }
   return levels;
+}
+
+/**
+ * The container plan apply executes: desired services (hash, image, replicas) against one
+ * listing. Shared by apply and the read-only `plan`, so both report the same entries.
+ */
+export function planContainers(
+  project: ComposeProject,
+  selected: string[],
+  imageIdOf: Map<string, string>,
+  observed: ObservedProject,
+  options: Pick<ApplyOptions, 'labels' | 'removeOrphans' | 'forceRecreate'> = {},
+): { plan: ContainerPlanEntry[]; hashes: Map<string, string> } {
+  const stack = project.name;
+  const extraLabels = options.labels ?? {};
+  const hashes = new Map<string, string>();
+  const desired: DesiredService[] = selected.map((name) => {
+    const service = project.services[name]!;
+    const hash = serviceConfigHash(project, service, extraLabels);
+    hashes.set(name, hash);
+    return {
+      service: name,
+      hash,
+      imageId: imageIdOf.get(name)!,
+      replicas: service.replicas,
+      containerName: (n: number) => containerName(stack, service, n),
+      restartWith: Object.entries(service.dependsOn)
+        .filter(([, d]) => d.restart)
+        .map(([dep]) => dep),
+    };
+  });
+  const plan = computeContainerPlan(desired, observed, {
+    removeOrphans: options.removeOrphans ?? true,
+    forceRecreate: options.forceRecreate ?? false,
+    projectServices: Object.keys(project.services),
+  });
+  return { plan, hashes };
+}
+
+/** Image IDs as they are locally, without pulling or building: what `plan` compares with. */
+async function localImageIds(
+  docker: Docker,
+  project: ComposeProject,
+  selected: string[],
+): Promise<Map<string, string | undefined>> {
+  const refs = new Map<string, Promise<string | undefined>>();
+  const out = new Map<string, string | undefined>();
+  await settleAll(
+    selected.map(async (name) => {
+      const ref = imageRef(project.name, project.services[name]!);
+      let id = refs.get(ref);
+      if (id === undefined) {
+        id = docker
+          .getImage(ref)
+          .inspect()
+          .then(
+            (info) => info.Id,
+            (err: unknown) => {
+              if (isNotFound(err)) return undefined;
+              throw engineError('InspectFailed', `cannot inspect image ${ref}`, err, {
+                stack: project.name,
+                service: name,
+              });
+            },
+          );
+        refs.set(ref, id);
+      }
+      out.set(name, await id);
+    }),
+  );
+  return out;
+}
+
+/**
+ * What `applyProject` would do, without doing it: one listing and image inspects, no writes.
+ * An image missing locally would be pulled or built, so its containers are reported as
+ * recreated (or created) with that reason.
+ */
+export async function planProject(
+  docker: Docker,
+  project: ComposeProject,
+  options: PlanOptions = {},
+): Promise<ContainerPlanItem[]> {
+  const stack = project.name;
+  const selected = (options.services ?? Object.keys(project.services)).filter(
+    (s) => project.services[s] !== undefined,
+  );
+  const [listed, images] = await Promise.all([
+    listProject(docker, stack).catch((err: unknown) => {
+      throw engineError('ListFailed', 'cannot list containers', err, { stack });
+    }),
+    localImageIds(docker, project, selected),
+  ]);
+  const observed = groupByProject(listed).get(stack) ?? emptyProject(stack);
+  const missingImage = new Set<string>();
+  const imageIdOf = new Map<string, string>();
+  for (const name of selected) {
+    const id = images.get(name);
+    if (id === undefined) missingImage.add(name);
+    // No local image: no container can match it, as after a pull.
+    imageIdOf.set(name, id ?? `missing:${imageRef(stack, project.services[name]!)}`);
+  }
+  const { plan } = planContainers(project, selected, imageIdOf, observed, options);
+  return plan.map((e) => {
+    const reason =
+      e.action === 'recreate' && e.reason === 'image changed' && missingImage.has(e.service)
+        ? `image ${imageRef(stack, project.services[e.service]!)} not present locally (pull or build)`
+        : e.reason;
+    return {
+      subject: e.subject,
+      action: e.action,
+      reason,
+      service: e.service,
+      ...(e.container === undefined ? {} : { containerId: e.container.id }),
+      ...(e.start === true ? { start: true } : {}),
+      ...(e.restart === true ? { restart: true } : {}),
+    };
+  });
 }
 
 interface ServiceOutcome {
@@ -174,27 +299,7 @@ export async function applyProject(
   const imageIdOf = new Map(resolvedImages);
   const observed = groupByProject(listed).get(stack) ?? emptyProject(stack);
 
-  const hashes = new Map<string, string>();
-  const desired: DesiredService[] = selected.map((name) => {
-    const service = project.services[name]!;
-    const hash = serviceConfigHash(project, service, extraLabels);
-    hashes.set(name, hash);
-    return {
-      service: name,
-      hash,
-      imageId: imageIdOf.get(name)!,
-      replicas: service.replicas,
-      containerName: (n: number) => containerName(stack, service, n),
-      restartWith: Object.entries(service.dependsOn)
-        .filter(([, d]) => d.restart)
-        .map(([dep]) => dep),
-    };
-  });
-  const plan = computeContainerPlan(desired, observed, {
-    removeOrphans: options.removeOrphans ?? true,
-    forceRecreate: options.forceRecreate ?? false,
-    projectServices: Object.keys(project.services),
-  });
+  const { plan, hashes } = planContainers(project, selected, imageIdOf, observed, options);
   for (const entry of plan) {
     if (entry.action !== 'unchanged' || entry.start === true || entry.restart === true) {
       logger.debug(

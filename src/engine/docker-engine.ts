@@ -2,19 +2,25 @@ import Docker from 'dockerode';
 import type { ComposeProject } from '../compose/types.js';
 import type { Logger } from '../log.js';
 import { countCalls } from './call-counter.js';
-import { applyProject } from './converge.js';
+import { applyProject, planProject } from './converge.js';
 import { engineError, isNotFound, statusOf } from './docker-errors.js';
 import { waitProjectHealthy } from './health.js';
+import { watchManagedEvents } from './managed-events.js';
 import { emptyProject, groupByProject, listProject } from './observe.js';
 import { removeResources } from './resources.js';
 import type {
   ApplyOptions,
   ApplyResult,
   ContainerEngine,
+  ContainerPlanItem,
   DownOptions,
+  EventSubscription,
   HealthOptions,
   HealthReport,
+  ManagedContainerEvent,
   ObservedProject,
+  PlanOptions,
+  WatchEventsOptions,
 } from './types.js';
 import { LABEL } from './types.js';
 import { settleAll } from './settle.js';
@@ -104,11 +110,21 @@ export function createDockerEngine(options: DockerEngineOptions): ContainerEngin
       await stopAll(projectName, await list(projectName), stopOptions.timeoutMs);
     },
 
-    async start(projectName: string): Promise<void> {
+    async start(
+      projectName: string,
+      startOptions: { containerIds?: string[] } = {},
+    ): Promise<void> {
       const listed = await list(projectName);
+      const only =
+        startOptions.containerIds === undefined ? undefined : new Set(startOptions.containerIds);
       await settleAll(
         listed
-          .filter((c) => !ACTIVE.has(c.State) && c.Labels[LABEL.oneoff] !== 'True')
+          // Named containers are started whatever the listing says: it can lag behind a stop.
+          .filter((c) =>
+            only === undefined
+              ? !ACTIVE.has(c.State) && c.Labels[LABEL.oneoff] !== 'True'
+              : only.has(c.Id),
+          )
           .map(async (c) => {
             try {
               await docker.getContainer(c.Id).start();
@@ -142,6 +158,17 @@ export function createDockerEngine(options: DockerEngineOptions): ContainerEngin
       );
       await removeResources(docker, projectName, downOptions.volumes ?? false);
       logger.debug({ stack: projectName, containers: listed.length }, 'project down');
+    },
+
+    plan(project: ComposeProject, planOptions?: PlanOptions): Promise<ContainerPlanItem[]> {
+      return planProject(docker, project, planOptions);
+    },
+
+    watchEvents(
+      listener: (event: ManagedContainerEvent) => void,
+      watchOptions?: WatchEventsOptions,
+    ): Promise<EventSubscription> {
+      return watchManagedEvents(docker, logger, listener, watchOptions);
     },
 
     waitHealthy(project: ComposeProject, healthOptions: HealthOptions): Promise<HealthReport> {

@@ -120,6 +120,53 @@ export interface HealthReport {
   elapsedMs: number;
 }
 
+/** What `plan` reports per container: the entry `apply` would execute, without executing it. */
+export interface ContainerPlanItem extends PlanEntry {
+  service: string;
+  /** The existing container the entry is about (recreate, remove, unchanged). */
+  containerId?: string;
+  /** unchanged entries only: the container is not running and apply would start it. */
+  start?: boolean;
+  /** unchanged entries only: apply would restart it (a `restart: true` dependency is recreated). */
+  restart?: boolean;
+}
+
+export interface PlanOptions {
+  services?: string[];
+  removeOrphans?: boolean;
+  /** The labels apply would be called with (berth's stack version): part of the hash. */
+  labels?: Record<string, string>;
+  forceRecreate?: boolean;
+}
+
+/** One event about a berth-managed container, as `watchEvents` delivers it. */
+export interface ManagedContainerEvent {
+  project: string;
+  service: string;
+  containerId: string;
+  containerName: string;
+  /** die, stop, kill, oom, destroy, start, create, restart, pause, unpause, health_status... */
+  action: string;
+  /** Exit code of a `die` event. */
+  exitCode?: number;
+  /** Epoch milliseconds, from Docker's timeNano. */
+  at: number;
+}
+
+export interface WatchEventsOptions {
+  /** Called each time the stream is (re)opened; `reconnect` is false for the first. */
+  onConnect?: (info: { reconnect: boolean }) => void;
+  /** Called when the stream fails or ends, before waiting `delayMs` to reconnect. */
+  onDisconnect?: (info: { error?: unknown; delayMs: number }) => void;
+  /** Reconnect backoff bounds. Defaults 250 ms and 10 s. */
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+export interface EventSubscription {
+  close(): void;
+}
+
 /**
  * The only gateway to Docker. Implemented with dockerode in `docker-engine.ts`;
  * every other module works against this interface.
@@ -133,12 +180,22 @@ export interface ContainerEngine {
   observeAll(filterLabel?: string): Promise<Map<string, ObservedProject>>;
   /** Stop the project's containers without removing them. */
   stop(projectName: string, options?: { timeoutMs?: number }): Promise<void>;
-  /** Start the project's existing containers again. */
-  start(projectName: string): Promise<void>;
+  /** Start the project's existing containers again (only `containerIds` when given). */
+  start(projectName: string, options?: { containerIds?: string[] }): Promise<void>;
   /** Remove containers and the project's networks (and named volumes with `volumes`). */
   down(projectName: string, options?: DownOptions): Promise<void>;
   /** Wait until the project is healthy, unhealthy, or the timeout passes, following Docker's events. */
   waitHealthy(project: ComposeProject, options: HealthOptions): Promise<HealthReport>;
+  /** What `apply` would do with the project, from one listing; changes nothing (never pulls or builds). */
+  plan(project: ComposeProject, options?: PlanOptions): Promise<ContainerPlanItem[]>;
+  /**
+   * Follows Docker's events for every berth-managed container in one subscription, reopening
+   * it with bounded backoff when it drops. Resolves once the first subscription is open.
+   */
+  watchEvents(
+    listener: (event: ManagedContainerEvent) => void,
+    options?: WatchEventsOptions,
+  ): Promise<EventSubscription>;
   /** Docker API calls made so far (for benchmarks and the no-op guarantee). */
   callCount(): number;
   close(): Promise<void>;

@@ -13,9 +13,12 @@ import type { Condition, StackRecord, VersionRef } from '../state/types.js';
 import { getStrategy } from '../strategies/index.js';
 import type { DeploymentResult, StrategyTarget } from '../strategies/types.js';
 import { createKeyedLock, mapLimit } from './limit.js';
+import { recoverInterrupted as recoverUnfinished } from './recovery.js';
 import type {
   PassResult,
+  PlannedPass,
   ReconcileOptions,
+  ReconcileStackOptions,
   Reconciler,
   ReconcilerDeps,
   StackOutcome,
@@ -36,6 +39,8 @@ interface DeployRequest {
   previousHealth: StackRecord['health'];
   signal?: AbortSignal;
   onProgress?: ReconcileOptions['onProgress'];
+  /** A deployment record the daemon created when it queued the job (QUEUED, TRIGGERED). */
+  deploymentId?: number;
 }
 
 /** Formats a load error so the message names the file and the field. */
@@ -141,22 +146,19 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     for (const condition of conditions) store.setCondition(stack, condition);
   }
 
-  /** Marks deployments a crash left RUNNING as interrupted; drift detection redeploys them. */
-  function recoverInterrupted(): void {
+  /** Resolves deployments a crash left unfinished (seed 000), once, before the first pass. */
+  async function recoverInterrupted(): Promise<void> {
     if (recovered) return;
     recovered = true;
-    for (const deployment of store.unfinishedDeployments()) {
-      logger.warn(
-        { stack: deployment.stack, deploymentId: deployment.id, version: deployment.version },
-        'deployment interrupted by a restart',
-      );
-      store.updateDeployment(deployment.id, {
-        state: 'FAILED',
-        result: 'interrupted',
-        finishedAt: now(),
-        message: 'interrupted: berth stopped while the deployment ran',
-      });
-    }
+    await recoverUnfinished({
+      engine,
+      store,
+      folders,
+      clock,
+      logger,
+      loadProject: load,
+      defaults: deps.settings.defaults,
+    });
   }
 
   async function syncSource(
@@ -238,15 +240,21 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
         message: `deploying ${shortVersion(target.version)}`,
       },
     ]);
-    const deployment = store.startDeployment({
-      stack,
+    const fields = {
       version: target.version,
       commit: target.commit,
       previousVersion: request.previous?.version,
       method: strategy.method,
       trigger,
-      state: 'RUNNING',
-    });
+      state: 'RUNNING' as const,
+    };
+    let deployment: { id: number };
+    if (request.deploymentId === undefined) {
+      deployment = store.startDeployment({ stack, ...fields });
+    } else {
+      store.updateDeployment(request.deploymentId, fields);
+      deployment = { id: request.deploymentId };
+    }
     logger.info(
       { stack, version: target.version, previous: request.previous?.version, trigger },
       'deploying stack',
@@ -416,6 +424,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       options: ReconcileOptions;
       trigger: string;
       sourceError?: BerthError;
+      deploymentId?: number;
     },
   ): Promise<StackOutcome> {
     const stack = entry.stack;
@@ -479,6 +488,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       previousHealth: record?.health,
       signal: ctx.options.signal,
       onProgress: ctx.options.onProgress,
+      deploymentId: ctx.deploymentId,
     });
   }
 
@@ -515,12 +525,12 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     }
   }
 
-  async function pass(options: ReconcileOptions): Promise<PassResult> {
+  async function planPass(options: ReconcileOptions = {}): Promise<PlannedPass> {
     const trigger = options.trigger ?? 'reconcile';
     const dryRun = options.dryRun === true;
     options.onProgress?.({ step: 'sync' });
     const { revision, sourceError } = await syncSource(options.signal);
-    if (!dryRun) recoverInterrupted();
+    if (!dryRun) await recoverInterrupted();
 
     options.onProgress?.({ step: 'discover', detail: revision.commit });
     const discovery = await discover(revision);
@@ -548,6 +558,112 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       prune: deps.settings.prune,
       only: options.stacks,
     });
+    return {
+      revision,
+      sourceError,
+      plan,
+      trigger,
+      discovery,
+      observed,
+      records,
+      runningVersions,
+    };
+  }
+
+  /**
+   * Plans one stack again from a fresh look at Docker and the state, against the same
+   * discovery: a queued entry may have waited while an earlier job changed the stack.
+   */
+  async function replan(
+    entry: StackPlan,
+    planned: PlannedPass,
+    dir: string | undefined,
+  ): Promise<{
+    entry: StackPlan;
+    ctx: Pick<PlannedPass, 'observed' | 'records' | 'runningVersions'>;
+  }> {
+    const name = entry.stack;
+    const project = await engine.observe(name);
+    const observed = new Map<string, ObservedProject>();
+    if (hasContainers(project)) observed.set(name, project);
+    const records = new Map<string, StackRecord>();
+    const record = store.getStack(name);
+    if (record !== undefined) records.set(name, record);
+    const runningVersions = new Map<string, VersionRef | undefined>();
+    const running = await folders.readRunningVersion(name);
+    if (running !== undefined) runningVersions.set(name, running);
+    const discovery: Discovery = {
+      stacks: planned.discovery.stacks
+        .filter((s) => s.name === name)
+        .map((s) => (dir === undefined ? s : { ...s, dir })),
+      broken: planned.discovery.broken.filter((s) => s.name === name),
+    };
+    const [fresh] = computePlan({
+      discovery,
+      observed,
+      records,
+      bad: (stack, version) => store.isBad(stack, version),
+      runningVersions,
+      expectedServices: await expectedServicesOf(discovery, runningVersions),
+      prune: deps.settings.prune,
+      only: [name],
+    });
+    return { entry: fresh ?? entry, ctx: { observed, records, runningVersions } };
+  }
+
+  function reconcileStack(
+    entry: StackPlan,
+    planned: PlannedPass,
+    options: ReconcileStackOptions = {},
+  ): Promise<StackOutcome> {
+    return withStackLock(entry.stack, async (): Promise<StackOutcome> => {
+      if (options.signal?.aborted === true) {
+        return {
+          stack: entry.stack,
+          outcome: 'retry-later',
+          result: 'failed',
+          message: 'not reconciled: the pass was cancelled',
+          version: entry.version,
+        };
+      }
+      try {
+        let current = entry;
+        let views: Pick<PlannedPass, 'observed' | 'records' | 'runningVersions'> = planned;
+        if (options.replan === true) {
+          ({ entry: current, ctx: views } = await replan(entry, planned, options.dir));
+        } else if (options.dir !== undefined && entry.discovered !== undefined) {
+          current = { ...entry, discovered: { ...entry.discovered, dir: options.dir } };
+        }
+        return await applyEntry(current, {
+          revision: planned.revision,
+          observed: views.observed,
+          records: views.records,
+          runningVersions: views.runningVersions,
+          options: { signal: options.signal, onProgress: options.onProgress },
+          trigger: options.trigger ?? planned.trigger,
+          sourceError: planned.sourceError,
+          deploymentId: options.deploymentId,
+        });
+      } catch (err) {
+        // One stack's trouble (a Docker hiccup, a store error) never stops the others.
+        logger.error({ stack: entry.stack, err }, 'reconciling the stack failed');
+        const error = asBerthError(err, 'ReconcileFailed');
+        return {
+          stack: entry.stack,
+          outcome: 'retry-later',
+          result: 'failed',
+          message: describeError(err),
+          version: entry.version,
+          error,
+        };
+      }
+    });
+  }
+
+  async function pass(options: ReconcileOptions): Promise<PassResult> {
+    const dryRun = options.dryRun === true;
+    const planned = await planPass(options);
+    const { revision, sourceError, plan } = planned;
 
     if (dryRun) {
       const stacks: StackOutcome[] = plan.map((entry) => ({
@@ -566,34 +682,8 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       return { revision, sourceError, plan, stacks, ok: passOk(stacks, sourceError) };
     }
 
-    const ctx = { revision, observed, records, runningVersions, options, trigger, sourceError };
     const stacks = await mapLimit(plan, PARALLEL_STACKS, (entry) =>
-      withStackLock(entry.stack, async (): Promise<StackOutcome> => {
-        if (options.signal?.aborted === true) {
-          return {
-            stack: entry.stack,
-            outcome: 'retry-later',
-            result: 'failed',
-            message: 'not reconciled: the pass was cancelled',
-            version: entry.version,
-          };
-        }
-        try {
-          return await applyEntry(entry, ctx);
-        } catch (err) {
-          // One stack's trouble (a Docker hiccup, a store error) never stops the others.
-          logger.error({ stack: entry.stack, err }, 'reconciling the stack failed');
-          const error = asBerthError(err, 'ReconcileFailed');
-          return {
-            stack: entry.stack,
-            outcome: 'retry-later',
-            result: 'failed',
-            message: describeError(err),
-            version: entry.version,
-            error,
-          };
-        }
-      }),
+      reconcileStack(entry, planned, { signal: options.signal, onProgress: options.onProgress }),
     );
     stacks.push(...unknownStacks(plan, options.stacks));
     const ok = passOk(stacks, sourceError);
@@ -747,5 +837,5 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     return options.dryRun === true ? pass(options) : withPassLock('pass', () => pass(options));
   }
 
-  return { reconcileOnce, rollback, down };
+  return { reconcileOnce, planPass, reconcileStack, rollback, down };
 }

@@ -107,6 +107,8 @@ export interface ReconcileStackOptions {
   replan?: boolean;
   /** Deploy from this folder instead of the checkout (a private copy the checkout cannot move). */
   dir?: string;
+  /** A deployment record created when the job was queued; the deploy updates it to RUNNING. */
+  deploymentId?: number;
 }
 
 export interface Reconciler {

@@ -1,6 +1,7 @@
 import type { ComposeProject } from '../compose/types.js';
 import { LABEL, type HealthReport } from '../engine/types.js';
 import { BerthError, EngineError, describeError } from '../errors.js';
+import { failpoint } from '../reconciler/failpoint.js';
 import type { HookPhase, HookResult } from '../hooks/types.js';
 import type { VersionRef } from '../state/types.js';
 import type { StrategyContext } from './types.js';
@@ -13,6 +14,7 @@ export async function step<T>(
   run: () => Promise<T>,
 ): Promise<T> {
   ctx.store.journal(ctx.deploymentId, name, detail);
+  await failpoint(ctx.target.stack, name);
   ctx.onStep?.(name, detail);
   ctx.logger.debug({ stack: ctx.target.stack, step: name, detail }, 'deployment step');
   return run();

@@ -327,7 +327,7 @@ describe('refused configs', () => {
           new RegExp(`^${file}:12: defaults\\.healthTimeout: expected a duration`),
         ),
         expect.stringMatching(new RegExp(`^${file}:13: prune: .*boolean`)),
-        `${file}:14: server: unknown key`,
+        `${file}:14: server.port: unknown key`,
       ]),
     );
     expect(list).toHaveLength(11);
