@@ -253,7 +253,8 @@ export function createDaemon(options: DaemonOptions): Daemon {
       outcome = await current.reconciler.reconcileStack(job.entry, job.planned, {
         signal,
         trigger: job.trigger,
-        replan: true,
+        // Only work that changes the stack needs a fresh look; a skip just records conditions.
+        replan: acts(job.entry),
         dir: job.dir,
         deploymentId: job.deploymentId,
       });
