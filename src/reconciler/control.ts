@@ -1,6 +1,8 @@
 import { BerthError } from '../errors.js';
 import type { DaemonControl, TrackedRef, Trigger } from '../server/control.js';
+import type { Logger } from '../log.js';
 import type { StackRecord, StateStore } from '../state/types.js';
+import { resumeStack, suspendStack } from './stack-admin.js';
 import type { StackOutcome } from './types.js';
 
 /** What the control API needs of the daemon: its queues and the store of the current app. */
@@ -10,6 +12,9 @@ export interface ControlTarget {
   requestSync(trigger: Trigger): void;
   deploy(name: string, trigger: Trigger): Promise<StackOutcome>;
   rollback(name: string, trigger: Trigger, to?: string): Promise<StackOutcome>;
+  logger: Logger;
+  /** Called after a stack is resumed, so the healer forgets its repair count. */
+  onResumed?: (name: string) => void;
 }
 
 function known(store: StateStore, name: string): StackRecord {
@@ -31,17 +36,17 @@ export function createDaemonControl(target: ControlTarget): DaemonControl {
     deploy: (name, trigger) => target.deploy(name, trigger),
     rollback: (name, trigger, to) => target.rollback(name, trigger, to),
     // Suspension is one flag the plan already honours; the stack's queue needs no part in it.
-    suspend: (name) => {
+    suspend: (name, trigger) => {
       const store = target.store();
-      known(store, name);
-      return Promise.resolve(store.upsertStack(name, { suspended: true }));
+      suspendStack({ store, logger: target.logger }, name, trigger.by);
+      return Promise.resolve(known(store, name));
     },
     resume: (name, trigger) => {
       const store = target.store();
-      known(store, name);
-      const record = store.upsertStack(name, { suspended: false });
+      resumeStack({ store, logger: target.logger }, name, trigger.by);
+      target.onResumed?.(name);
       target.requestSync(trigger);
-      return Promise.resolve(record);
+      return Promise.resolve(known(store, name));
     },
     trackedRef: () => target.trackedRef(),
   };

@@ -19,6 +19,7 @@ import { resolveServerSecrets, type ResolvedServerConfig } from '../server/schem
 import { startServer, type RunningServer } from '../server/serve.js';
 import { createRetryTracker, type BackoffPolicy, type RetryTracker } from './backoff.js';
 import { createDaemonControl } from './control.js';
+import { createHealer, reconcilerRepair, type Healer } from './healer.js';
 import { createStackQueue, type StackQueue } from './queue.js';
 import type { PlannedPass, StackOutcome } from './types.js';
 
@@ -144,7 +145,38 @@ export function createDaemon(options: DaemonOptions): Daemon {
     requestSync,
     deploy: deployStack,
     rollback: rollbackStack,
+    logger,
+    onResumed: (name) => healer?.reset(name),
   });
+
+  // --- self-healing: Docker events for managed containers (seed 004's repair --watch) -------
+
+  let healer: Healer | undefined;
+  async function startHealer(current: App): Promise<void> {
+    const next = createHealer({
+      engine: current.engine,
+      store: current.store,
+      clock,
+      logger,
+      repair: reconcilerRepair({ reconciler: current.reconciler, engine: current.engine }),
+      isBusy: (stack) => queue.busy(stack),
+      onHealed: (event) =>
+        void notifier.notify({ event: 'healed', stack: event.stack, message: event.reason }),
+      onBroken: (event) =>
+        void notifier.notify({
+          event: 'broken',
+          stack: event.stack,
+          message: `${event.reason}: ${event.repairs} repairs within ${event.windowMs / 1000}s`,
+        }),
+    });
+    await next.start();
+    healer = next;
+  }
+  async function stopHealer(): Promise<void> {
+    const current = healer;
+    healer = undefined;
+    await current?.stop();
+  }
 
   function currentApp(): App {
     if (app === undefined) throw new BerthError('NotStarted', 'the daemon is not running');
@@ -667,12 +699,14 @@ export function createDaemon(options: DaemonOptions): Daemon {
         if (stopping) return;
         stopCron();
         await stopWatchers();
+        await stopHealer();
         const previous = app;
         app = options.openApp(next);
         config = next;
         queue = newQueue(next);
         notifier = resolved.notifier;
         await previous?.close();
+        await startHealer(app);
         startCron(next);
         startWatchers(next);
         await applyServer(resolved.server);
@@ -696,12 +730,14 @@ export function createDaemon(options: DaemonOptions): Daemon {
     try {
       publishStacks();
       await applyServer(resolved.server);
+      await startHealer(app);
       startCron(config);
       startWatchers(config);
     } catch (err) {
       started = false;
       stopCron();
       await stopWatchers();
+      await stopHealer();
       await app.close();
       app = undefined;
       throw err;
@@ -725,6 +761,7 @@ export function createDaemon(options: DaemonOptions): Daemon {
     timers.clear();
     retries.cancelAll();
     await stopWatchers();
+    await stopHealer();
     syncPending = undefined;
     // The listener goes first: no new triggers; open requests get the grace period.
     const closing = server?.close().catch((err: unknown) => {
