@@ -19,6 +19,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -61,6 +62,13 @@ function git(cwd: string, ...args: string[]): string {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'ignore'],
   }).trim();
+}
+
+/** Node flags from a `#!/usr/bin/env -S node --flag …` first line. */
+function shebangFlags(file: string): string[] {
+  const first = readFileSync(file, 'utf8').split('\n', 1)[0] ?? '';
+  const match = /^#!.*\bnode((?:\s+--[\w-]+(?:=\S+)?)*)\s*$/.exec(first);
+  return match?.[1]?.trim().split(/\s+/).filter(Boolean) ?? [];
 }
 
 function percentile(values: number[], p: number): number {
@@ -117,11 +125,12 @@ class Daemon {
   }
 
   static start(configFile: string): Daemon {
-    // Plain node on compiled JavaScript, as berth runs in production: the pid is berth's
-    // own process and its RSS carries no TypeScript loader.
+    // Plain node on compiled JavaScript with the node flags of the bin's shebang, as berth
+    // runs in production: the pid is berth's own process, its RSS carries no TypeScript loader.
+    const main = path.join(BUILD_DIR, 'cli', 'main.js');
     const child = spawn(
       process.execPath,
-      [path.join(BUILD_DIR, 'cli', 'main.js'), 'daemon', '--config', configFile],
+      [...shebangFlags(main), main, 'daemon', '--config', configFile],
       {
         cwd: ROOT,
         env: { ...process.env, BERTH_LOG_LEVEL: 'info' },

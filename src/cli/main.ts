@@ -1,4 +1,6 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=2
+// The flag keeps V8's young generation small: the daemon is mostly idle and a 2 MB semi-space
+// costs it nothing measurable while saving ~20 MB of resident memory (bench:daemon).
 import { runCli } from './program.js';
 
 // stdout and stderr are synchronous on Linux (files, pipes, TTYs), so exiting right away
