@@ -2,8 +2,11 @@ import type Docker from 'dockerode';
 import { engineError } from './docker-errors.js';
 import { LABEL } from './types.js';
 
-/** Container state changes the waits react to; the daemon matches health_status by prefix. */
-const WATCHED_ACTIONS = [
+/**
+ * Container state changes berth reacts to (health waits and drift detection); Docker matches
+ * health_status by prefix. exec_* (healthcheck probes) are left out: they are noise.
+ */
+export const WATCHED_ACTIONS = [
   'create',
   'start',
   'restart',

@@ -1,23 +1,9 @@
 import type Docker from 'dockerode';
 import type { Logger } from '../log.js';
 import { engineError } from './docker-errors.js';
+import { WATCHED_ACTIONS } from './events.js';
 import type { EventSubscription, ManagedContainerEvent, WatchEventsOptions } from './types.js';
 import { LABEL } from './types.js';
-
-/** Container state changes drift detection reacts to; exec_* (healthcheck probes) left out. */
-const MANAGED_ACTIONS = [
-  'create',
-  'start',
-  'restart',
-  'die',
-  'kill',
-  'oom',
-  'stop',
-  'pause',
-  'unpause',
-  'destroy',
-  'health_status',
-];
 
 interface RawEvent {
   Type?: string;
@@ -89,7 +75,7 @@ export async function watchManagedEvents(
       filters: {
         type: ['container'],
         label: [`${LABEL.managed}=true`],
-        event: MANAGED_ACTIONS,
+        event: [...WATCHED_ACTIONS],
       },
     })) as NodeJS.ReadableStream & { destroy?: () => void };
     if (closed) {
