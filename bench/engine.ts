@@ -13,6 +13,7 @@ import Docker from 'dockerode';
 import { loadProject } from '../src/compose/load.js';
 import { createDockerEngine } from '../src/engine/docker-engine.js';
 import { silentLogger } from '../src/log.js';
+import { removeProject } from '../test/helpers/docker.js';
 
 const run = promisify(execFile);
 const IMAGE = process.env.BERTH_FIXTURE_IMAGE ?? 'berth-fixture/busybox:latest';
@@ -60,26 +61,9 @@ function composeYaml(): string {
   return `${lines.join('\n')}\n`;
 }
 
-async function removeAll(project: string): Promise<void> {
-  const filters = { label: [`com.docker.compose.project=${project}`] };
-  const containers = await docker.listContainers({ all: true, filters });
-  await Promise.all(
-    containers.map((c) =>
-      docker
-        .getContainer(c.Id)
-        .remove({ force: true, v: true })
-        .catch(() => undefined),
-    ),
-  );
-  const networks = await docker.listNetworks({ filters });
-  await Promise.all(
-    networks.map((n) =>
-      docker
-        .getNetwork(n.Id)
-        .remove()
-        .catch(() => undefined),
-    ),
-  );
+/** Everything of a project, whoever created it (berth, docker-compose or the floor). */
+function removeAll(project: string): Promise<void> {
+  return removeProject(project, docker);
 }
 
 async function timed(fn: () => Promise<unknown>): Promise<number> {
