@@ -26,6 +26,8 @@ import path from 'node:path';
 import { createDockerEngine } from '../src/engine/docker-engine.js';
 import { silentLogger } from '../src/log.js';
 import { openStateStore } from '../src/state/store.js';
+import { followJsonLogs, waitFor as waitUntil } from '../test/helpers/daemon-process.js';
+import { downProjectsWithPrefix } from './cleanup.js';
 
 const FIXTURE_IMAGE = process.env.BERTH_FIXTURE_IMAGE ?? 'berth-fixture/busybox:latest';
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -81,46 +83,26 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-async function waitFor<T>(
+/** The shared poll, at 20 ms: the latency measure cannot be finer than the poll. */
+function waitFor<T>(
   check: () => T | undefined | false | Promise<T | undefined | false>,
   timeoutMs: number,
   what: string,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
+  return waitUntil(check, timeoutMs, what, 20);
 }
 
-interface LogLine {
+interface BenchLogLine {
   msg: string;
   time: number;
   [key: string]: unknown;
 }
 
 class Daemon {
-  readonly logs: LogLine[] = [];
+  readonly logs: BenchLogLine[] = [];
   private readonly exit: Promise<number | null>;
   constructor(readonly child: ChildProcess) {
-    let buffer = '';
-    child.stderr?.setEncoding('utf8');
-    child.stderr?.on('data', (chunk: string) => {
-      buffer += chunk;
-      let nl: number;
-      while ((nl = buffer.indexOf('\n')) >= 0) {
-        const line = buffer.slice(0, nl);
-        buffer = buffer.slice(nl + 1);
-        try {
-          this.logs.push(JSON.parse(line) as LogLine);
-        } catch {
-          // A CLI note, not a log record.
-        }
-      }
-    });
-    child.stdout?.resume();
+    followJsonLogs(child, this.logs);
     this.exit = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
   }
 
@@ -406,17 +388,7 @@ async function idleRss(
 async function cleanup(prefix: string, tmp: string | undefined): Promise<void> {
   const engine = createDockerEngine({ logger: silentLogger() });
   try {
-    const projects = await engine.observeAll();
-    const mine = [...projects.keys()].filter((name) => name.startsWith(`${prefix}-`));
-    for (let i = 0; i < mine.length; i += 8) {
-      await Promise.all(
-        mine.slice(i, i + 8).map((name) =>
-          engine.down(name).catch((err: unknown) => {
-            console.error(`cleanup: down ${name} failed: ${String(err)}`);
-          }),
-        ),
-      );
-    }
+    await downProjectsWithPrefix(engine, prefix);
   } finally {
     await engine.close();
   }

@@ -21,6 +21,7 @@ import { loadConfig } from '../src/config/index.js';
 import { createLogger } from '../src/log.js';
 import { createApp, sourceRoot, type App } from '../src/main.js';
 import { discoverStacks } from '../src/stack/discover.js';
+import { downProjectsWithPrefix } from './cleanup.js';
 
 const FIXTURE_IMAGE = process.env.BERTH_FIXTURE_IMAGE ?? 'berth-fixture/busybox:latest';
 
@@ -164,18 +165,7 @@ async function cleanup(
 ): Promise<void> {
   if (app !== undefined) {
     try {
-      const projects = await app.engine.observeAll();
-      const mine = [...projects.keys()].filter((name) => name.startsWith(`${prefix}-`));
-      // A few at a time: the daemon is shared with whatever else runs on the machine.
-      for (let i = 0; i < mine.length; i += 8) {
-        await Promise.all(
-          mine.slice(i, i + 8).map((name) =>
-            app.engine.down(name).catch((err: unknown) => {
-              console.error(`cleanup: down ${name} failed: ${String(err)}`);
-            }),
-          ),
-        );
-      }
+      await downProjectsWithPrefix(app.engine, prefix);
     } finally {
       await app.close();
     }

@@ -13,19 +13,48 @@ export interface LogLine {
   [key: string]: unknown;
 }
 
-/** Polls `check` until it returns something other than undefined/false. */
+/** Polls `check` every `intervalMs` until it returns something other than undefined/false. */
 export async function waitFor<T>(
   check: () => T | undefined | false | Promise<T | undefined | false>,
   timeoutMs: number,
   what: string,
+  intervalMs = 100,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
     if (value !== undefined && value !== false) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, intervalMs));
   }
+}
+
+/**
+ * Parses a berth process's JSON log lines from stderr into `logs` as they arrive;
+ * lines that are not JSON (CLI notes) are skipped. `onText` sees the raw text.
+ */
+export function followJsonLogs<T>(
+  child: ChildProcess,
+  logs: T[],
+  onText?: (chunk: string) => void,
+): void {
+  let buffer = '';
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (chunk: string) => {
+    onText?.(chunk);
+    buffer += chunk;
+    let nl: number;
+    while ((nl = buffer.indexOf('\n')) >= 0) {
+      const line = buffer.slice(0, nl);
+      buffer = buffer.slice(nl + 1);
+      try {
+        logs.push(JSON.parse(line) as T);
+      } catch {
+        // Not a log record (a CLI note).
+      }
+    }
+  });
+  child.stdout?.resume();
 }
 
 /** A `berth daemon` child process: the real CLI under tsx, JSON logs parsed from stderr. */
@@ -34,23 +63,9 @@ export class DaemonProcess {
   stderr = '';
   private exit: Promise<number | null>;
   private constructor(readonly child: ChildProcess) {
-    let buffer = '';
-    child.stderr?.setEncoding('utf8');
-    child.stderr?.on('data', (chunk: string) => {
+    followJsonLogs(child, this.logs, (chunk) => {
       this.stderr += chunk;
-      buffer += chunk;
-      let nl: number;
-      while ((nl = buffer.indexOf('\n')) >= 0) {
-        const line = buffer.slice(0, nl);
-        buffer = buffer.slice(nl + 1);
-        try {
-          this.logs.push(JSON.parse(line) as LogLine);
-        } catch {
-          // Not a log record (a CLI note).
-        }
-      }
     });
-    child.stdout?.resume();
     this.exit = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
   }
 

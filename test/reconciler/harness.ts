@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { access, chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ContainerEngine } from '../../src/engine/types.js';
@@ -206,5 +206,15 @@ export class Harness {
       // Already closed.
     }
     await rm(this.root, { recursive: true, force: true });
+  }
+}
+
+/** Whether a file or folder exists. */
+export async function exists(file: string): Promise<boolean> {
+  try {
+    await access(file);
+    return true;
+  } catch {
+    return false;
   }
 }

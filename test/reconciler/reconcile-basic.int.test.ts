@@ -1,16 +1,6 @@
-import { access } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { testDocker } from '../helpers/docker.js';
-import { Harness, composeFile } from './harness.js';
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await access(file);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { Harness, composeFile, exists } from './harness.js';
 
 describe('reconciler: deploys, redeploys only what changed, repairs drift', () => {
   let h: Harness | undefined;

@@ -1,15 +1,6 @@
-import { access, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Harness, composeFile } from './harness.js';
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await access(file);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { Harness, composeFile, exists } from './harness.js';
 
 describe('reconciler: stacks leaving the repository, down, rollback targets', () => {
   let h: Harness | undefined;
