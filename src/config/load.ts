@@ -5,7 +5,7 @@ import path from 'node:path';
 import YAML, { LineCounter, isNode, type Document } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
-import type { SettingsDefaults } from '../stack/types.js';
+import { DEFAULT_CANARY, type SettingsDefaults } from '../stack/types.js';
 import { applyEnvOverrides, readEnvOverrides, type EnvOverride } from './env.js';
 import type { NotifyConfig } from '../notify/schema.js';
 import type { ServerConfig } from '../server/schema.js';
@@ -183,6 +183,16 @@ function normalize(
       markBad: defaults.markBad,
       redeployGood: defaults.redeployGood,
       hooks: { timeoutMs: defaults.hookTimeout },
+      ...(defaults.drain === undefined ? {} : { drainMs: defaults.drain }),
+      ...(defaults.canary === undefined
+        ? {}
+        : {
+            canary: {
+              batch: defaults.canary.batch ?? DEFAULT_CANARY.batch,
+              windowMs: defaults.canary.window ?? DEFAULT_CANARY.windowMs,
+              ...(defaults.canary.probe === undefined ? {} : { probe: defaults.canary.probe }),
+            },
+          }),
     },
     prune: data.prune,
     log: { level: data.log.level },

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { parseDuration } from '../duration.js';
 import { NotifyConfig } from '../notify/schema.js';
 import { ServerConfig } from '../server/schema.js';
+import { CanaryInput } from '../stack/settings.js';
 
 /**
  * The config file as written (YAML), before paths are resolved and secrets read.
@@ -79,6 +80,9 @@ export const DefaultsConfig = z.strictObject({
   markBad: z.boolean().default(true),
   redeployGood: z.boolean().default(true),
   hookTimeout: Duration.prefault('5m'),
+  /** blue-green and canary: how long an old container drains after leaving the aliases. */
+  drain: Duration.optional(),
+  canary: CanaryInput.optional(),
 });
 export type DefaultsConfig = z.infer<typeof DefaultsConfig>;
 

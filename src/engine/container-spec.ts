@@ -34,6 +34,13 @@ export interface ContainerSpecInput {
    * Defaults to MIN_API_VERSION, the oldest engine berth supports.
    */
   apiVersion?: string;
+  /**
+   * false: the container answers on its networks only under its own name, not the service's
+   * aliases (a blue-green candidate that has not proven healthy yet). Default true.
+   */
+  serving?: boolean;
+  /** The name put first in the aliases when serving, if not `containerName` (a candidate's final name). */
+  aliasName?: string;
 }
 
 /** A file copied into the container after create and before start (secrets and configs with content). */
@@ -214,7 +221,10 @@ function buildNetworking(
       networkName: network.name,
       endpoint: {
         // Compose v2 puts the container name first, then the service name and the user's aliases.
-        Aliases: unique([input.containerName, service.name, ...attachment.aliases]),
+        Aliases:
+          input.serving === false
+            ? [input.containerName]
+            : unique([input.aliasName ?? input.containerName, service.name, ...attachment.aliases]),
         ...(links.length > 0 ? { Links: links } : {}),
         ...(Object.keys(ipam).length > 0 ? { IPAMConfig: ipam } : {}),
       },

@@ -1,5 +1,12 @@
 import type Docker from 'dockerode';
 import type { ComposeProject, DependsOnConfig, ServiceConfig } from '../compose/types.js';
+
+export { dependencyLevels, referencedServices, serviceDependencies };
+import {
+  dependencyLevels,
+  referencedServices,
+  serviceDependencies,
+} from '../compose/dependencies.js';
 import { EngineError } from '../errors.js';
 import type { Logger } from '../log.js';
 import {
@@ -7,10 +14,9 @@ import {
   type ContainerPlanEntry,
   type DesiredService,
 } from '../plan/container-plan.js';
-import { buildContainerSpec } from './container-spec.js';
 import { engineError, isNotFound, statusOf } from './docker-errors.js';
 import { openEvents, type EventFeed } from './events.js';
-import { uploadFiles } from './files.js';
+import { createServiceContainer } from './create.js';
 import { serviceConfigHash } from './hash.js';
 import { waitForDependency } from './health.js';
 import { ensureImage } from './images.js';
@@ -26,62 +32,6 @@ import type {
   ObservedProject,
   PlanOptions,
 } from './types.js';
-
-/**
- * Services whose container this service's create body names (links, volumes_from,
- * network_mode, ipc and pid `service:`): they must exist, under their final ID, before it is created.
- */
-export function referencedServices(service: ServiceConfig): string[] {
-  const deps = new Set<string>();
-  for (const link of service.links) deps.add(link.split(':')[0] ?? link);
-  for (const from of service.volumesFrom) {
-    const [kind, name] = from.split(':');
-    if (kind === 'service' && name !== undefined) deps.add(name);
-    else if (kind !== 'container' && kind !== undefined && name === undefined) deps.add(kind);
-  }
-  for (const mode of [service.networkMode, service.ipc, service.pid]) {
-    if (mode?.startsWith('service:') === true) deps.add(mode.slice('service:'.length));
-  }
-  deps.delete(service.name);
-  return [...deps];
-}
-
-/** Services a service needs started first: depends_on plus every `service:` reference. */
-export function serviceDependencies(service: ServiceConfig): string[] {
-  const deps = new Set<string>([...Object.keys(service.dependsOn), ...referencedServices(service)]);
-  deps.delete(service.name);
-  return [...deps];
-}
-
-/** Topological levels over the dependency graph; a cycle is an error naming its services. */
-export function dependencyLevels(project: ComposeProject): string[][] {
-  const levels: string[][] = [];
-  const placed = new Map<string, number>();
-  const remaining = new Set(Object.keys(project.services));
-  while (remaining.size > 0) {
-    const level: string[] = [];
-    for (const name of remaining) {
-      const service = project.services[name];
-      if (service === undefined) continue;
-      const deps = serviceDependencies(service).filter((d) => project.services[d] !== undefined);
-      if (deps.every((d) => placed.has(d))) level.push(name);
-    }
-    if (level.length === 0) {
-      throw new EngineError(
-        'DependencyCycle',
-        `dependency cycle between services ${[...remaining].sort().join(', ')}`,
-        { place: { stack: project.name } },
-      );
-    }
-    level.sort();
-    for (const name of level) {
-      placed.set(name, levels.length);
-      remaining.delete(name);
-    }
-    levels.push(level);
-  }
-  return levels;
-}
 
 /**
  * The container plan apply executes: desired services (hash, image, replicas) against one
@@ -194,6 +144,7 @@ export async function planProject(
       action: e.action,
       reason,
       service: e.service,
+      number: e.number,
       ...(e.container === undefined ? {} : { containerId: e.container.id }),
       ...(e.start === true ? { start: true } : {}),
       ...(e.restart === true ? { restart: true } : {}),
@@ -340,49 +291,23 @@ export async function applyProject(
     }
   }
 
-  async function create(service: ServiceConfig, number: number): Promise<Docker.Container> {
-    const name = containerName(stack, service, number);
-    const place = { stack, service: service.name };
-    const image = imageRef(stack, service);
-    const spec = buildContainerSpec({
+  function create(service: ServiceConfig, number: number): Promise<Docker.Container> {
+    checkAborted();
+    progress?.({ step: 'create', subject: containerName(stack, service, number) });
+    return createServiceContainer(docker, {
       project,
       service,
       number,
-      containerName: name,
       labels: containerLabels({
         project,
         service,
         number,
         hash: hashes.get(service.name)!,
-        image,
+        image: imageRef(stack, service),
         extra: extraLabels,
       }),
-      resolveServiceContainer: (other) => {
-        const target = project.services[other];
-        return target === undefined ? `${stack}-${other}-1` : containerName(stack, target, 1);
-      },
-      image,
       ...(apiVersion === undefined ? {} : { apiVersion }),
     });
-    checkAborted();
-    progress?.({ step: 'create', subject: name });
-    let container: Docker.Container;
-    try {
-      container = await docker.createContainer(spec.create);
-    } catch (err) {
-      throw engineError('ContainerCreateFailed', `cannot create container ${name}`, err, place);
-    }
-    try {
-      for (const extra of spec.networks.slice(1)) {
-        await docker
-          .getNetwork(extra.networkName)
-          .connect({ Container: container.id, EndpointConfig: extra.endpoint });
-      }
-      await uploadFiles(container, spec.files);
-    } catch (err) {
-      throw engineError('ContainerCreateFailed', `cannot prepare container ${name}`, err, place);
-    }
-    return container;
   }
 
   async function start(

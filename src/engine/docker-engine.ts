@@ -8,6 +8,7 @@ import { waitProjectHealthy } from './health.js';
 import { watchManagedEvents } from './managed-events.js';
 import { emptyProject, groupByProject, listProject } from './observe.js';
 import { removeResources } from './resources.js';
+import { createRolloutSteps } from './rollout.js';
 import type {
   ApplyOptions,
   ApplyResult,
@@ -85,6 +86,8 @@ export function createDockerEngine(options: DockerEngineOptions): ContainerEngin
   }
 
   return {
+    ...createRolloutSteps(docker, logger, daemonApiVersion),
+
     async apply(project: ComposeProject, applyOptions?: ApplyOptions): Promise<ApplyResult> {
       return applyProject(docker, logger, project, applyOptions, await daemonApiVersion());
     },

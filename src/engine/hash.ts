@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ComposeProject, ServiceConfig } from '../compose/types.js';
+import { LABEL } from './types.js';
 
 /** JSON with object keys sorted at every level, so equal configs hash equal. */
 export function canonicalJson(value: unknown): string {
@@ -15,7 +16,7 @@ export function canonicalJson(value: unknown): string {
 /**
  * berth's config hash of a service: SHA-256 of the canonical service minus the fields that do
  * not change a container (scale, profiles, depends_on, build, pull_policy), plus the extra
- * labels berth puts on containers and the content of the secrets and configs it mounts.
+ * labels berth puts on containers (but the stack version) and the content of the secrets and configs it mounts.
  */
 export function serviceConfigHash(
   project: ComposeProject,
@@ -40,6 +41,13 @@ export function serviceConfigHash(
     secrets: service.secrets.map((ref) => project.secrets[ref.source] ?? null),
     configs: service.configs.map((ref) => project.configs[ref.source] ?? null),
   };
-  const canonical = canonicalJson({ service: { ...rest, deploy: deployRest }, extraLabels, files });
+  // The stack version is left out: a service whose config did not change keeps its container
+  // when another service of the stack is replaced (blue-green, canary).
+  const { [LABEL.stackVersion]: _version, ...labels } = extraLabels;
+  const canonical = canonicalJson({
+    service: { ...rest, deploy: deployRest },
+    extraLabels: labels,
+    files,
+  });
   return createHash('sha256').update(canonical).digest('hex');
 }

@@ -163,10 +163,14 @@ function judgeContainer(
   };
 }
 
-function toContainer(
+/** An inspected container in the observed shape; `health` defaults to what the inspect says. */
+export function toContainer(
   info: Docker.ContainerInspectInfo,
-  health: ObservedContainer['health'],
+  health?: ObservedContainer['health'],
 ): ObservedContainer {
+  const status = info.State.Health?.Status;
+  health ??=
+    status === 'healthy' || status === 'unhealthy' || status === 'starting' ? status : 'none';
   const labels = info.Config.Labels ?? {};
   return {
     id: info.Id,
@@ -254,12 +258,7 @@ export async function waitProjectHealthy(
 ): Promise<HealthReport> {
   const started = Date.now();
   const stabilityMs = options.stabilityMs ?? 10_000;
-  const wanted = options.services ?? Object.keys(project.services);
-  const services = wanted.map((name) => ({
-    name,
-    replicas: project.services[name]?.replicas ?? 1,
-  }));
-  const names = new Set(wanted);
+  const only = options.containerIds === undefined ? undefined : new Set(options.containerIds);
   const feed = await openEvents(docker, project.name);
   try {
     let listing: Docker.ContainerInfo[];
@@ -268,9 +267,27 @@ export async function waitProjectHealthy(
     } catch (err) {
       throw engineError('ListFailed', 'cannot list containers', err, { stack: project.name });
     }
-    const initialIds = listing
+    const listed = listing
       .map((c) => toObservedContainer(c))
-      .filter((c): c is ObservedContainer => c !== undefined && names.has(c.service))
+      .filter((c): c is ObservedContainer => c !== undefined);
+    let services: { name: string; replicas: number }[];
+    if (only === undefined) {
+      services = (options.services ?? Object.keys(project.services)).map((name) => ({
+        name,
+        replicas: project.services[name]?.replicas ?? 1,
+      }));
+    } else {
+      // Each service counts the containers it was given; any already gone keep the wait from passing.
+      const counts = new Map<string, number>();
+      for (const c of listed)
+        if (only.has(c.id)) counts.set(c.service, (counts.get(c.service) ?? 0) + 1);
+      services = [...counts].map(([name, replicas]) => ({ name, replicas }));
+      const gone = only.size - services.reduce((n, s) => n + s.replicas, 0);
+      if (gone > 0) services.push({ name: 'removed containers', replicas: gone });
+    }
+    const names = new Set(services.map((s) => s.name));
+    const initialIds = listed
+      .filter((c) => (only === undefined ? names.has(c.service) : only.has(c.id)))
       .map((c) => c.id);
     const baseline = new Map<string, number>();
     const report = (outcome: HealthReport['outcome'], svcs: ServiceHealth[]): HealthReport => ({
@@ -284,8 +301,10 @@ export async function waitProjectHealthy(
       docker,
       feed,
       initialIds,
-      adopt: (_id, attributes) =>
-        names.has(attributes[LABEL.service] ?? '') && attributes[LABEL.oneoff] !== 'True',
+      adopt: (id, attributes) =>
+        only === undefined
+          ? names.has(attributes[LABEL.service] ?? '') && attributes[LABEL.oneoff] !== 'True'
+          : only.has(id),
       deadline: started + options.timeoutMs,
       ...(options.signal === undefined ? {} : { signal: options.signal }),
       place: { stack: project.name },

@@ -19,6 +19,8 @@ export const LABEL = {
   managed: 'dev.berth.managed',
   stackVersion: 'dev.berth.stack-version',
   generation: 'dev.berth.generation',
+  /** The deployment that started a container beside the old ones (blue-green, canary); not hashed. */
+  rollout: 'dev.berth.rollout',
 } as const;
 
 export type ContainerState =
@@ -94,6 +96,11 @@ export interface DownOptions {
 export interface HealthOptions {
   /** Only these services; default all services of the project. */
   services?: string[];
+  /**
+   * Only these containers (blue-green candidates beside old ones): each service counts just its
+   * listed containers. Overrides `services`.
+   */
+  containerIds?: string[];
   timeoutMs: number;
   /** How long a container without healthcheck must run without restarting. Default 10 s. */
   stabilityMs?: number;
@@ -123,6 +130,8 @@ export interface HealthReport {
 /** What `plan` reports per container: the entry `apply` would execute, without executing it. */
 export interface ContainerPlanItem extends PlanEntry {
   service: string;
+  /** The replica number (Compose's container-number label). */
+  number: number;
   /** The existing container the entry is about (recreate, remove, unchanged). */
   containerId?: string;
   /** unchanged entries only: the container is not running and apply would start it. */
@@ -167,11 +176,61 @@ export interface EventSubscription {
   close(): void;
 }
 
+/** A container to start beside a service's running ones (blue-green, canary, stop-first). */
+export interface CandidateRequest {
+  service: string;
+  /** The replica number it takes over (Compose's container-number label). */
+  number: number;
+  /** Its name while it runs; renamed to the canonical name once the old container is gone. */
+  name: string;
+  /** true: joins the service's aliases at once (nothing runs beside it); false: hidden until promoted. */
+  serving: boolean;
+  /** berth's labels (stack version, managed): part of the config hash, as `apply` puts them. */
+  labels: Record<string, string>;
+  /** The deployment that starts it, written to the rollout label (outside the hash). */
+  rolloutId: string;
+}
+
+export interface ProbeResult {
+  ok: boolean;
+  /** The probe's output or why it could not run. */
+  detail: string;
+}
+
+/**
+ * The container-level steps blue-green and canary compose a rollout from. Each acts on named
+ * containers only, never on a whole project, so old and new can be handled apart.
+ */
+export interface RolloutEngine {
+  /** Images (pulled or built), networks and volumes the project needs; no container is touched. */
+  prepare(
+    project: ComposeProject,
+    options?: { services?: string[]; signal?: AbortSignal },
+  ): Promise<void>;
+  /** Creates and starts one container for a service; returns it as observed after start. */
+  startCandidate(project: ComposeProject, request: CandidateRequest): Promise<ObservedContainer>;
+  /**
+   * Puts a container into (true) or out of (false) its service's aliases on every network it is
+   * on. Docker cannot edit aliases in place: the endpoint is disconnected and connected again,
+   * which keeps its address, so connections already open survive. A no-op when already so.
+   */
+  setServing(project: ComposeProject, containerId: string, serving: boolean): Promise<void>;
+  /** Stops (stop signal, stop_grace_period) and removes containers; gone ones are skipped. */
+  removeContainers(project: ComposeProject, containerIds: string[]): Promise<void>;
+  /** Stops containers with their stop signal and grace period, keeping them. */
+  stopContainers(project: ComposeProject, containerIds: string[]): Promise<void>;
+  renameContainer(containerId: string, name: string): Promise<void>;
+  /** Requests `url` from inside the container (its network namespace) with wget or curl. */
+  probe(containerId: string, url: string, timeoutMs: number): Promise<ProbeResult>;
+  /** Inspects containers (state, health, restart count); missing ones are left out. */
+  inspectContainers(containerIds: string[]): Promise<ObservedContainer[]>;
+}
+
 /**
  * The only gateway to Docker. Implemented with dockerode in `docker-engine.ts`;
  * every other module works against this interface.
  */
-export interface ContainerEngine {
+export interface ContainerEngine extends RolloutEngine {
   /** Converge the Docker host to the project, the way `docker compose up -d` does. */
   apply(project: ComposeProject, options?: ApplyOptions): Promise<ApplyResult>;
   /** The project's containers as Docker reports them (one listing). */

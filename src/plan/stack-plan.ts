@@ -161,7 +161,12 @@ function planStack(stack: DiscoveredStack, input: PlanInput): StackPlan {
       reason: `version changed ${shortVersion(current)}→${shortVersion(stack.version)}`,
     };
   }
-  const drift = driftOf(current, observed, input.expectedServices?.get(stack.name));
+  const drift = driftOf(
+    current,
+    observed,
+    input.expectedServices?.get(stack.name),
+    record?.carriedVersions,
+  );
   if (drift.length > 0) {
     return {
       ...base,
@@ -184,6 +189,7 @@ export function driftOf(
   version: string,
   observed: ObservedProject | undefined,
   expectedServices: string[] | undefined,
+  carriedVersions: readonly string[] = [],
 ): string[] {
   const services = observed?.services ?? {};
   if (Object.keys(services).length === 0) return ['no containers'];
@@ -195,7 +201,10 @@ export function driftOf(
       drift.push(`service ${name}: missing`);
       continue;
     }
-    const labelled = containers.find((c) => c.labels[LABEL.stackVersion] !== version);
+    const labelled = containers.find((c) => {
+      const label = c.labels[LABEL.stackVersion];
+      return label !== version && (label === undefined || !carriedVersions.includes(label));
+    });
     if (labelled !== undefined) {
       const found = labelled.labels[LABEL.stackVersion];
       drift.push(`service ${name}: container ${labelled.name} has version ${shortVersion(found)}`);

@@ -355,7 +355,9 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
         running: result.running,
         good: result.good ?? existing?.good,
         health: result.health,
-        ...(result.result === 'succeeded' ? { lastAppliedVersion: target.version } : {}),
+        ...(result.result === 'succeeded'
+          ? { lastAppliedVersion: target.version, carriedVersions: result.carriedVersions ?? [] }
+          : {}),
       });
       const stalled = result.result !== 'succeeded' && !result.transient;
       setConditions(stack, [

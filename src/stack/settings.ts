@@ -4,14 +4,19 @@ import { parse, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { parseDuration } from '../duration.js';
 import { SettingsError } from '../errors.js';
-import type { DeploySettings, SettingsDefaults } from './types.js';
+import {
+  DEFAULT_CANARY,
+  type BatchSize,
+  type CanarySettings,
+  type DeploySettings,
+  type SettingsDefaults,
+} from './types.js';
 
 const DEPLOY_FILE_NAMES = ['deploy.yaml', 'deploy.yml'] as const;
 const COMMENT_START = /^\s*#\s*Deploy Start\s*#\s*$/;
 const COMMENT_END = /^\s*#\s*Deploy End\s*#\s*$/;
 /** Cheap pre-check so the compose YAML is only parsed when it can hold the block. */
 const X_BERTH_KEY = /^["']?x-berth["']?\s*:/m;
-const NOT_YET_AVAILABLE = new Set(['blue-green', 'canary']);
 
 const Duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
   const ms = parseDuration(value);
@@ -27,12 +32,35 @@ const Duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
 
 const PositiveDuration = Duration.refine((ms) => ms > 0, { error: 'must be longer than 0' });
 
-const Method = z
-  .enum(['blind', 'simple', 'blue-green', 'canary'])
-  .refine((method) => !NOT_YET_AVAILABLE.has(method), {
-    error: (issue) =>
-      `method ${String(issue.input)} is not available yet in this version of berth; use simple or blind`,
+const Method = z.enum(['blind', 'simple', 'blue-green', 'canary']);
+
+/** `canary.batch`: a count of containers (2) or a share of the replicas ("25%"). */
+export const BatchSizeInput = z
+  .union([z.number(), z.string()])
+  .transform((value, ctx): BatchSize => {
+    if (typeof value === 'number') {
+      if (Number.isInteger(value) && value >= 1) return { count: value };
+    } else {
+      const percent = /^\s*(\d+(?:\.\d+)?)\s*%\s*$/.exec(value);
+      if (percent !== null) {
+        const share = Number(percent[1]);
+        if (share > 0 && share <= 100) return { percent: share };
+      } else if (/^\s*\d+\s*$/.test(value) && Number(value) >= 1) {
+        return { count: Number(value) };
+      }
+    }
+    ctx.addIssue({
+      code: 'custom',
+      message: `${JSON.stringify(value)} is not a batch size (use a count such as 2 or a share such as "25%")`,
+    });
+    return z.NEVER;
   });
+
+export const CanaryInput = z.strictObject({
+  batch: BatchSizeInput.optional(),
+  window: Duration.optional(),
+  probe: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
+});
 
 /** A stack's deploy settings as written in deploy.yaml, `x-berth:` or the comment block. */
 export const DeploySettingsInput = z.strictObject({
@@ -44,6 +72,9 @@ export const DeploySettingsInput = z.strictObject({
   stabilityPeriod: Duration.optional(),
   markBad: z.boolean().optional(),
   redeployGood: z.boolean().optional(),
+  drain: Duration.optional(),
+  canary: CanaryInput.optional(),
+  exclusiveVolumes: z.array(z.string().min(1)).optional(),
   hooks: z
     .strictObject({
       preDeploy: z.string().min(1).optional(),
@@ -149,6 +180,25 @@ async function locate(stackDir: string, composeFile: string): Promise<Found | un
   return undefined;
 }
 
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}
+
+/** The stack's canary keys over the defaults' (each key on its own), over berth's defaults. */
+function mergeCanary(
+  input: DeploySettingsInput['canary'],
+  defaults: CanarySettings | undefined,
+): CanarySettings | undefined {
+  if (input === undefined) return defaults;
+  const base = defaults ?? DEFAULT_CANARY;
+  const probe = input.probe ?? base.probe;
+  return {
+    batch: input.batch ?? base.batch,
+    windowMs: input.window ?? base.windowMs,
+    ...(probe === undefined ? {} : { probe }),
+  };
+}
+
 async function checkHook(stackDir: string, script: string): Promise<string | undefined> {
   const abs = resolve(stackDir, script);
   const rel = relative(stackDir, abs);
@@ -215,6 +265,9 @@ export async function readDeploySettings(
     stabilityMs: input.stabilityPeriod ?? defaults.stabilityMs,
     markBad: input.markBad ?? defaults.markBad,
     redeployGood: input.redeployGood ?? defaults.redeployGood,
+    ...optional('drainMs', input.drain ?? defaults.drainMs),
+    ...optional('canary', mergeCanary(input.canary, defaults.canary)),
+    ...optional('exclusiveVolumes', input.exclusiveVolumes ?? defaults.exclusiveVolumes),
     hooks: {
       preDeploy: input.hooks?.preDeploy ?? defaults.hooks.preDeploy,
       postDeploy: input.hooks?.postDeploy ?? defaults.hooks.postDeploy,

@@ -12,6 +12,18 @@ export interface DeploySettings {
   stabilityMs: number;
   markBad: boolean;
   redeployGood: boolean;
+  /**
+   * blue-green and canary: how long an old container keeps running after it left the service's
+   * aliases, so requests already routed to it finish. Default DEFAULT_DRAIN_MS.
+   */
+  drainMs?: number;
+  /** canary only: batches and observation window. */
+  canary?: CanarySettings;
+  /**
+   * Named volumes (compose keys) that only one container may use at a time: a service mounting
+   * one is rolled stop-first by blue-green and canary.
+   */
+  exclusiveVolumes?: string[];
   hooks: {
     /** Paths relative to the stack folder. */
     preDeploy?: string;
@@ -23,6 +35,20 @@ export interface DeploySettings {
   /** The file they were read from, when not defaults. */
   file?: string;
 }
+
+/** How many containers of a service a canary batch replaces: a count or a share of the replicas. */
+export type BatchSize = { count: number } | { percent: number };
+
+export interface CanarySettings {
+  batch: BatchSize;
+  /** How long each batch must stay healthy (and its probe answer 2xx) before the next one. */
+  windowMs: number;
+  /** A URL requested from inside each new container during the window; must answer 2xx. */
+  probe?: string;
+}
+
+export const DEFAULT_DRAIN_MS = 2_000;
+export const DEFAULT_CANARY: CanarySettings = { batch: { count: 1 }, windowMs: 10_000 };
 
 /** Defaults for every stack, from the config's `defaults:` key. */
 export type SettingsDefaults = Omit<DeploySettings, 'origin' | 'file'>;

@@ -159,7 +159,22 @@ export function createStackFolders(
     await Promise.all(old.map((n) => rm(join(parent, n), { recursive: true, force: true })));
   }
 
-  async function swapIn(target: string, build: (tmp: string) => Promise<void>): Promise<void> {
+  /** Where putRunning's keepPrevious parks the replaced folder (a dot name no stack can have). */
+  function previousDir(stack: string): string {
+    checkStackName(stack);
+    return join(dataDir, RUNNING, `.${stack}.previous`);
+  }
+
+  /**
+   * Builds a new folder beside `target` and renames it into place. With `keep`, the replaced
+   * folder is renamed to `keep` instead of deleted: the same inode, so containers that
+   * bind-mount files from it go on seeing them.
+   */
+  async function swapIn(
+    target: string,
+    build: (tmp: string) => Promise<void>,
+    keep?: string,
+  ): Promise<void> {
     const parent = join(target, '..');
     const stack = basename(target);
     await mkdir(parent, { recursive: true });
@@ -175,10 +190,12 @@ export function createStackFolders(
     }
     const old = join(parent, `.${stack}.old-${suffix}`);
     const hadTarget = await exists(target);
+    if (keep !== undefined) await rm(keep, { recursive: true, force: true });
     if (hadTarget) await rename(target, old);
     await rename(tmp, target);
+    if (hadTarget && keep !== undefined) await rename(old, keep);
     await fsyncPath(parent);
-    if (hadTarget) await rm(old, { recursive: true, force: true });
+    if (hadTarget && keep === undefined) await rm(old, { recursive: true, force: true });
   }
 
   async function copyTree(from: string, to: string): Promise<void> {
@@ -216,12 +233,43 @@ export function createStackFolders(
     runningDir,
     goodDir,
 
-    putRunning(stack, from, ref): Promise<void> {
+    putRunning(stack, from, ref, options = {}): Promise<void> {
       return serialized(stack, 'putRunning', () =>
-        swapIn(runningDir(stack), async (tmp) => {
-          await copyTree(from, tmp);
-          await writeFile(join(tmp, VERSION_FILE), formatVersionFile(ref));
-        }),
+        swapIn(
+          runningDir(stack),
+          async (tmp) => {
+            await copyTree(from, tmp);
+            await writeFile(join(tmp, VERSION_FILE), formatVersionFile(ref));
+          },
+          options.keepPrevious === true ? previousDir(stack) : undefined,
+        ),
+      );
+    },
+
+    readPreviousVersion(stack): Promise<VersionRef | undefined> {
+      return serialized(stack, 'readPreviousVersion', () => readVersion(previousDir(stack)));
+    },
+
+    restorePrevious(stack): Promise<boolean> {
+      return serialized(stack, 'restorePrevious', async () => {
+        const previous = previousDir(stack);
+        if (!(await exists(previous))) return false;
+        const target = runningDir(stack);
+        await recover(target);
+        const parent = join(target, '..');
+        const old = join(parent, `.${stack}.old-${randomBytes(6).toString('hex')}`);
+        const hadTarget = await exists(target);
+        if (hadTarget) await rename(target, old);
+        await rename(previous, target);
+        await fsyncPath(parent);
+        if (hadTarget) await rm(old, { recursive: true, force: true });
+        return true;
+      });
+    },
+
+    dropPrevious(stack): Promise<void> {
+      return serialized(stack, 'dropPrevious', () =>
+        rm(previousDir(stack), { recursive: true, force: true }),
       );
     },
 
@@ -296,6 +344,7 @@ export function createStackFolders(
             await fsyncPath(join(dir, '..'));
           }
         }
+        await rm(previousDir(stack), { recursive: true, force: true });
         await fsyncPath(dest);
         return dest;
       });

@@ -72,4 +72,6 @@ export const MIGRATIONS: readonly string[] = [
     UNIQUE (stack, version)
   );
   `,
+  // Blue-green and canary leave unchanged services' containers with the version that created them.
+  `ALTER TABLE stacks ADD COLUMN carried_versions TEXT NOT NULL DEFAULT '[]';`,
 ];

@@ -44,6 +44,7 @@ interface StackRow {
   last_attempted_version: string | null;
   health: string | null;
   conditions: string;
+  carried_versions: string;
   updated_at: string;
 }
 
@@ -111,8 +112,14 @@ function toStack(row: StackRow): StackRecord {
     lastAttemptedVersion: row.last_attempted_version ?? undefined,
     health: (row.health ?? undefined) as StackRecord['health'],
     conditions: JSON.parse(row.conditions) as Condition[],
+    carriedVersions: carried(row.carried_versions),
     updatedAt: row.updated_at,
   });
+}
+
+function carried(text: string): string[] | undefined {
+  const list = JSON.parse(text) as string[];
+  return list.length === 0 ? undefined : list;
 }
 
 function toDeployment(row: DeploymentRow): DeploymentRecord {
@@ -213,15 +220,18 @@ export function openStateStore(dbPath: string, options: StateStoreOptions = {}):
     listStacks: db.prepare<[], StackRow>('SELECT * FROM stacks ORDER BY name'),
     saveStack: db.prepare(`
       INSERT INTO stacks (name, state, suspended, running_version, running_commit, good_version,
-        good_commit, last_applied_version, last_attempted_version, health, conditions, updated_at)
+        good_commit, last_applied_version, last_attempted_version, health, conditions,
+        carried_versions, updated_at)
       VALUES (@name, @state, @suspended, @running_version, @running_commit, @good_version,
-        @good_commit, @last_applied_version, @last_attempted_version, @health, @conditions, @updated_at)
+        @good_commit, @last_applied_version, @last_attempted_version, @health, @conditions,
+        @carried_versions, @updated_at)
       ON CONFLICT (name) DO UPDATE SET state = excluded.state, suspended = excluded.suspended,
         running_version = excluded.running_version, running_commit = excluded.running_commit,
         good_version = excluded.good_version, good_commit = excluded.good_commit,
         last_applied_version = excluded.last_applied_version,
         last_attempted_version = excluded.last_attempted_version, health = excluded.health,
-        conditions = excluded.conditions, updated_at = excluded.updated_at`),
+        conditions = excluded.conditions, carried_versions = excluded.carried_versions,
+        updated_at = excluded.updated_at`),
     insertDeployment: db.prepare(`
       INSERT INTO deployments (stack, version, commit_sha, previous_version, method, state,
         trigger_name, started_at, finished_at, result, message)
@@ -323,6 +333,7 @@ export function openStateStore(dbPath: string, options: StateStoreOptions = {}):
       last_attempted_version: record.lastAttemptedVersion ?? null,
       health: record.health ?? null,
       conditions: JSON.stringify(record.conditions),
+      carried_versions: JSON.stringify(record.carriedVersions ?? []),
       updated_at: record.updatedAt,
     });
   }

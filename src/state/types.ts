@@ -38,6 +38,11 @@ export interface StackRecord {
   lastAttemptedVersion?: string;
   health?: 'healthy' | 'unhealthy' | 'unknown';
   conditions: Condition[];
+  /**
+   * Versions whose containers blue-green or canary left in place because their service did not
+   * change: their version labels are not drift.
+   */
+  carriedVersions?: string[];
   updatedAt: string;
 }
 
@@ -122,7 +127,19 @@ export interface StackFolders {
   runningDir(stack: string): string;
   goodDir(stack: string): string;
   /** Replace running_stacks/<stack> with a copy of `from` plus version.txt, atomically. */
-  putRunning(stack: string, from: string, ref: VersionRef): Promise<void>;
+  putRunning(
+    stack: string,
+    from: string,
+    ref: VersionRef,
+    options?: { keepPrevious?: boolean },
+  ): Promise<void>;
+  /**
+   * The folder putRunning's keepPrevious set aside (blue-green and canary: old containers still
+   * mount it). restorePrevious puts it back as running_stacks/<stack>; false when there is none.
+   */
+  readPreviousVersion(stack: string): Promise<VersionRef | undefined>;
+  restorePrevious(stack: string): Promise<boolean>;
+  dropPrevious(stack: string): Promise<void>;
   /** Snapshot running_stacks/<stack> into good_stacks/<stack>, atomically. */
   snapshotGood(stack: string): Promise<void>;
   /** Replace running_stacks/<stack> with good_stacks/<stack>, atomically. */

@@ -62,6 +62,11 @@ export interface DeploymentResult {
   /** The stack's good version afterwards, when it changed. */
   good?: VersionRef;
   health: 'healthy' | 'unhealthy' | 'unknown';
+  /**
+   * Versions of containers left in place because their service did not change (blue-green,
+   * canary); recorded so their labels do not count as drift. Empty when every container is new.
+   */
+  carriedVersions?: string[];
   /** The target version was marked bad. */
   markedBad: boolean;
   /** A transient failure (Docker hiccup): worth retrying on the next pass. */
