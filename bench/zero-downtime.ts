@@ -67,6 +67,8 @@ interface Args {
   methods: Method[];
   clientNetwork: ClientNetwork;
   json: boolean;
+  /** Also log the requests around each case's longest gap, to see what it was. */
+  verbose: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -92,7 +94,12 @@ function parseArgs(argv: string[]): Args {
   if (clientNetwork !== 'external' && clientNetwork !== 'project') {
     throw new Error('--client-network takes external or project');
   }
-  return { methods, clientNetwork, json: argv.includes('--json') };
+  return {
+    methods,
+    clientNetwork,
+    json: argv.includes('--json'),
+    verbose: argv.includes('--verbose'),
+  };
 }
 
 function sleep(ms: number): Promise<void> {
@@ -345,6 +352,7 @@ async function runMethod(
   docker: Docker,
   method: Method,
   clientNetwork: ClientNetwork,
+  verbose: boolean,
   runLabel: string,
   clients: Set<LoadClient>,
   log: (text: string) => void,
@@ -456,6 +464,15 @@ async function runMethod(
         );
       }
       for (const w of result.warnings) log(`WARNING ${method} ${version}: ${w}`);
+      if (verbose) {
+        const gapStart = start + result.max_gap_at_ms;
+        const near = client.samples.filter(
+          (s) => s.t >= gapStart - 100 && s.t <= gapStart + result.max_gap_ms + 100,
+        );
+        for (const s of near) {
+          log(`  ${s.t - start} ms after deploy start: ${s.ok ? 'ok' : 'fail'} ${s.detail}`);
+        }
+      }
       log(
         `${method} ${version}: ${result.sent} sent, ${result.failed} failed, max gap ${result.max_gap_ms} ms, deploy ${result.deploy_ms} ms (${result.result})`,
       );
@@ -557,7 +574,16 @@ async function main(): Promise<number> {
     const baselines: Record<string, { rate: number; failed: number }> = {};
     for (const method of args.methods) {
       try {
-        const run = await runMethod(h, docker, method, args.clientNetwork, runLabel, clients, log);
+        const run = await runMethod(
+          h,
+          docker,
+          method,
+          args.clientNetwork,
+          args.verbose,
+          runLabel,
+          clients,
+          log,
+        );
         cases.push(...run.cases);
         baselines[method] = run.baseline;
       } catch (err) {

@@ -21,6 +21,8 @@ export interface StackPlan extends PlanEntry {
   badVersion?: BadVersion;
   /** Set for `recreate` entries caused by drift rather than a new version. */
   drift?: string[];
+  /** --dry-run of a blue-green or canary stack: what happens to each service, and why. */
+  details?: PlanEntry[];
 }
 
 export interface PlanInput {

@@ -1,14 +1,21 @@
 import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { dependencyLevels } from '../compose/dependencies.js';
 import { loadProject } from '../compose/load.js';
 import type { ComposeProject } from '../compose/types.js';
-import type { ObservedProject } from '../engine/types.js';
+import { LABEL, type ObservedProject } from '../engine/types.js';
 import { BerthError, EngineError, SourceError, describeError } from '../errors.js';
+import { computeRolloutPlan } from '../plan/rollout-plan.js';
 import { computePlan, shortVersion, type StackPlan } from '../plan/stack-plan.js';
 import type { SourceRevision } from '../source/types.js';
 import { discoverStacks } from '../stack/discover.js';
-import type { DeploySettings, DiscoveredStack, Discovery } from '../stack/types.js';
+import {
+  DEFAULT_CANARY,
+  type DeploySettings,
+  type DiscoveredStack,
+  type Discovery,
+} from '../stack/types.js';
 import type { Condition, StackRecord, VersionRef } from '../state/types.js';
 import { getStrategy } from '../strategies/index.js';
 import type { DeploymentResult, StrategyTarget } from '../strategies/types.js';
@@ -662,12 +669,44 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     });
   }
 
+  /**
+   * --dry-run: for a blue-green or canary stack that would be deployed, the per-service rollout
+   * plan (side by side or stop-first, and why). Read-only: one listing and image inspects.
+   */
+  async function addRolloutDetails(entry: StackPlan, planned: PlannedPass): Promise<void> {
+    const discovered = entry.discovered;
+    if (entry.action !== 'recreate' || discovered === undefined) return;
+    const method = discovered.settings.method;
+    if (method !== 'blue-green' && method !== 'canary') return;
+    const observed = planned.observed.get(entry.stack);
+    if (observed === undefined || Object.keys(observed.services).length === 0) return;
+    try {
+      const project = await loadQuietly(discovered.dir, entry.stack);
+      const items = await engine.plan(project, {
+        labels: { [LABEL.stackVersion]: discovered.version, [LABEL.managed]: 'true' },
+      });
+      entry.details = computeRolloutPlan({
+        project,
+        items,
+        levels: dependencyLevels(project),
+        method,
+        batch: (discovered.settings.canary ?? DEFAULT_CANARY).batch,
+        exclusiveVolumes: discovered.settings.exclusiveVolumes ?? [],
+      }).entries;
+    } catch (err) {
+      entry.details = [
+        { subject: entry.stack, action: 'skip', reason: `no rollout plan: ${describeError(err)}` },
+      ];
+    }
+  }
+
   async function pass(options: ReconcileOptions): Promise<PassResult> {
     const dryRun = options.dryRun === true;
     const planned = await planPass(options);
     const { revision, sourceError, plan } = planned;
 
     if (dryRun) {
+      await Promise.all(plan.map((entry) => addRolloutDetails(entry, planned)));
       const stacks: StackOutcome[] = plan.map((entry) => ({
         stack: entry.stack,
         outcome: entry.skip === 'invalid' || entry.skip === 'bad' ? 'terminal' : 'done',

@@ -22,6 +22,7 @@ import type {
   VersionRef,
 } from '../state/types.js';
 import { failpoint } from './failpoint.js';
+import { hasRolloutTraces, recoverRollout } from './rollout-recovery.js';
 
 /**
  * Seed 000, crash recovery: resolves the deployments a crash (or a kill) left unfinished.
@@ -277,6 +278,8 @@ async function resolve(
     engine.observe(stack),
   ]);
   const containers = Object.values(observed.services).flatMap((s) => s.containers);
+  if (await hasRolloutTraces(deps, stack, deployment, containers))
+    return recoverRollout(deps, stack, deployment, journal);
   const provenHealthy = store
     .healthHistory(stack, 20)
     .some((h) => h.version === version && h.health === 'healthy' && h.at >= deployment.startedAt);

@@ -56,7 +56,8 @@ export interface PassResult {
   revision?: SourceRevision;
   /** Set when the source could not be synced; the last fetched revision stays deployed. */
   sourceError?: BerthError;
-  plan: PlanEntry[];
+  /** Stack entries; `details` lists a blue-green or canary stack's services in --dry-run. */
+  plan: (PlanEntry & { details?: PlanEntry[] })[];
   stacks: StackOutcome[];
   /** true when every stack converged (nothing failed or was rolled back). */
   ok: boolean;

@@ -10,7 +10,7 @@ import {
 } from '../../src/engine/naming.js';
 import { groupByProject, parseExitCode, parseHealth } from '../../src/engine/observe.js';
 import { LABEL } from '../../src/engine/types.js';
-import { EngineError } from '../../src/errors.js';
+import { ComposeError, EngineError } from '../../src/errors.js';
 import { project, service } from './fixtures.js';
 
 describe('config hash', () => {
@@ -119,7 +119,7 @@ describe('dependency levels', () => {
       service('a', { dependsOn: { b: dep } }),
       service('b', { dependsOn: { a: dep } }),
     ]);
-    expect(() => dependencyLevels(p)).toThrow(EngineError);
+    expect(() => dependencyLevels(p)).toThrow(ComposeError);
   });
 });
 

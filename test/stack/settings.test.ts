@@ -111,17 +111,42 @@ describe('readDeploySettings', () => {
     expect(await readDeploySettings(dir, compose, DEFAULTS)).toMatchObject({ origin: 'comment' });
   });
 
-  it('refuses blue-green and canary with a clear message naming file and key', async () => {
-    await writeTree(dir, { 'compose.yaml': COMPOSE, 'deploy.yaml': 'method: blue-green\n' });
+  it('reads blue-green and canary with their drain, batches, window, probe and exclusive volumes', async () => {
+    await writeTree(dir, {
+      'compose.yaml': COMPOSE,
+      'deploy.yaml': 'method: blue-green\ndrain: 3s\nexclusiveVolumes: [data]\n',
+    });
+    expect(await readDeploySettings(dir, compose, DEFAULTS)).toMatchObject({
+      method: 'blue-green',
+      drainMs: 3000,
+      exclusiveVolumes: ['data'],
+    });
+    await writeTree(dir, {
+      'deploy.yaml':
+        'methode: canary\ncanary:\n  batch: "25%"\n  window: 1m\n  probe: http://localhost:8080/health\n',
+    });
+    expect(await readDeploySettings(dir, compose, DEFAULTS)).toMatchObject({
+      method: 'canary',
+      canary: { batch: { percent: 25 }, windowMs: 60_000, probe: 'http://localhost:8080/health' },
+    });
+    // Keys left out take berth's defaults: one container per batch, a 10 s window.
+    await writeTree(dir, { 'deploy.yaml': 'method: canary\ncanary:\n  batch: 2\n' });
+    expect((await readDeploySettings(dir, compose, DEFAULTS)).canary).toEqual({
+      batch: { count: 2 },
+      windowMs: 10_000,
+    });
+  });
+
+  it('names the file and key of a bad canary setting', async () => {
+    await writeTree(dir, {
+      'compose.yaml': COMPOSE,
+      'deploy.yaml': 'method: canary\ncanary:\n  batch: "150%"\n  probe: ftp://x\n  windw: 1s\n',
+    });
     const err = await errorOf(readDeploySettings(dir, compose, DEFAULTS));
-    expect(err.message).toContain(
-      'method blue-green is not available yet in this version of berth; use simple or blind',
-    );
-    expect(err.place).toMatchObject({ file: join(dir, 'deploy.yaml'), field: 'method' });
-    await writeTree(dir, { 'deploy.yaml': 'methode: canary\n' });
-    const alias = await errorOf(readDeploySettings(dir, compose, DEFAULTS));
-    expect(alias.message).toContain('method canary is not available yet');
-    expect(alias.place.field).toBe('methode');
+    expect(err.place).toMatchObject({ file: join(dir, 'deploy.yaml'), field: 'canary.batch' });
+    expect(err.message).toContain('canary.batch: "150%" is not a batch size');
+    expect(err.message).toContain('canary.probe: must be an http:// or https:// URL');
+    expect(err.message).toContain('canary.windw: unknown key');
   });
 
   it('collects every problem: unknown keys and bad values', async () => {

@@ -49,7 +49,7 @@ describe('openStateStore', () => {
     const db = new Database(dbPath, { readonly: true });
     try {
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
-      expect(db.pragma('user_version', { simple: true })).toBe(1);
+      expect(db.pragma('user_version', { simple: true })).toBe(2);
     } finally {
       db.close();
     }
@@ -371,7 +371,7 @@ describe('openStateStore', () => {
     raw.close();
     expect(() => openStateStore(dbPath)).toThrow(/newer than this berth knows/);
     const fixed = new Database(dbPath);
-    fixed.pragma('user_version = 1');
+    fixed.pragma('user_version = 2');
     fixed.close();
     store = openStateStore(dbPath, { clock });
   });

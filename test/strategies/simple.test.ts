@@ -298,8 +298,9 @@ describe('blind strategy', () => {
 });
 
 describe('registry', () => {
-  it('offers blind and simple, refuses the rest', () => {
-    expect([...strategies.keys()].sort()).toEqual(['blind', 'simple']);
-    expect(() => getStrategy('canary')).toThrow(/not available/);
+  it('offers every method and refuses unknown ones', () => {
+    expect([...strategies.keys()].sort()).toEqual(['blind', 'blue-green', 'canary', 'simple']);
+    expect(getStrategy('canary').method).toBe('canary');
+    expect(() => getStrategy('rolling')).toThrow(/not available/);
   });
 });

@@ -111,6 +111,11 @@ function formatDryRun(result: PassResult): string {
         result.plan.map((entry) => [entry.subject, entry.action, entry.reason]),
       ),
     );
+    for (const entry of result.plan) {
+      if (entry.details === undefined || entry.details.length === 0) continue;
+      lines.push('', `${entry.subject}:`);
+      for (const d of entry.details) lines.push(`  ${d.action} ${d.subject}: ${d.reason}`);
+    }
   }
   lines.push('dry run: nothing was changed');
   return lines.join('\n');

@@ -1,0 +1,208 @@
+import type { ComposeProject } from '../compose/types.js';
+import { LABEL, type ObservedContainer } from '../engine/types.js';
+import { shortVersion } from '../plan/stack-plan.js';
+import { DEFAULT_DRAIN_MS } from '../stack/types.js';
+import type { DeploymentRecord, VersionRef } from '../state/types.js';
+import type { RecoveredDeployment, RecoveryDeps } from './recovery.js';
+
+type Outcome = Omit<RecoveredDeployment, 'stack' | 'deploymentId' | 'version' | 'step'>;
+
+/** What Docker shows of an interrupted blue-green or canary rollout. */
+export interface RolloutTraces {
+  /** Containers the deployment started (its rollout label). */
+  candidates: ObservedContainer[];
+  /** Old containers of stop-first services, stopped and renamed aside. */
+  asides: ObservedContainer[];
+  /** Every other container of the project. */
+  others: ObservedContainer[];
+}
+
+export function rolloutTraces(
+  containers: ObservedContainer[],
+  deploymentId: number,
+): RolloutTraces {
+  const id = String(deploymentId);
+  const candidates = containers.filter((c) => c.labels[LABEL.rollout] === id);
+  const asides = containers.filter(
+    (c) => c.labels[LABEL.rollout] !== id && c.name.endsWith(`-prev-${id}`),
+  );
+  const others = containers.filter((c) => !candidates.includes(c) && !asides.includes(c));
+  return { candidates, asides, others };
+}
+
+/**
+ * Roll forward only when the deployment reached its switch (every batch had passed) and the
+ * new containers still run, or when no old container is left to go back to. Pure.
+ */
+export function decideRolloutRecovery(input: {
+  steps: string[];
+  traces: RolloutTraces;
+}): 'forward' | 'back' {
+  const { candidates, asides, others } = input.traces;
+  const rolled = new Set(candidates.map((c) => c.service));
+  const oldLeft = asides.length + others.filter((c) => rolled.has(c.service)).length;
+  const newUp =
+    candidates.length > 0 &&
+    candidates.every((c) => c.state === 'running' && c.health !== 'unhealthy');
+  if (input.steps.includes('switch') && (newUp || oldLeft === 0)) return 'forward';
+  if (oldLeft === 0 && candidates.length > 0) return 'forward';
+  return 'back';
+}
+
+/** Whether the deployment left rollout traces: then `recoverRollout` resolves it. */
+export async function hasRolloutTraces(
+  deps: RecoveryDeps,
+  stack: string,
+  deployment: DeploymentRecord,
+  containers: ObservedContainer[],
+): Promise<boolean> {
+  if (deployment.method !== 'blue-green' && deployment.method !== 'canary') return false;
+  const traces = rolloutTraces(containers, deployment.id);
+  if (traces.candidates.length > 0 || traces.asides.length > 0) return true;
+  return (await deps.folders.readPreviousVersion(stack)) !== undefined;
+}
+
+function finalName(name: string, suffix: string): string {
+  return name.endsWith(suffix) ? name.slice(0, -suffix.length) : name;
+}
+
+/**
+ * Finishes or undoes a blue-green or canary rollout that a crash interrupted, so that exactly
+ * one version serves: forward removes the old containers and gives the new ones their names;
+ * back removes the new ones and puts stop-first services' old containers back.
+ */
+export async function recoverRollout(
+  deps: RecoveryDeps,
+  stack: string,
+  deployment: DeploymentRecord,
+  journal: (name: string, detail: string) => Promise<void>,
+): Promise<Outcome> {
+  const { engine, store, folders } = deps;
+  const observed = await engine.observe(stack);
+  const traces = rolloutTraces(
+    Object.values(observed.services).flatMap((s) => s.containers),
+    deployment.id,
+  );
+  const steps = store.getJournal(deployment.id).map((j) => j.step);
+  const direction = decideRolloutRecovery({ steps, traces });
+  const short = shortVersion(deployment.version);
+  const drainMs = DEFAULT_DRAIN_MS;
+
+  if (direction === 'forward') {
+    await journal('recover-forward', `${short} had taken over; finish its rollout`);
+    const project = await deps.loadProject(folders.runningDir(stack), stack);
+    const rolled = new Set(traces.candidates.map((c) => c.service));
+    for (const c of traces.candidates) await engine.setServing(project, c.id, true);
+    const old = traces.others.filter(
+      (c) => rolled.has(c.service) || project.services[c.service] === undefined,
+    );
+    if (old.length > 0) {
+      for (const c of old) await engine.setServing(project, c.id, false).catch(() => undefined);
+      await deps.clock.sleep(drainMs, deps.signal);
+    }
+    await engine.removeContainers(
+      project,
+      [...old, ...traces.asides].map((c) => c.id),
+    );
+    for (const c of traces.candidates) {
+      const name = finalName(c.name, `-new-${deployment.id}`);
+      if (name !== c.name) await engine.renameContainer(c.id, name);
+    }
+    const ref = { version: deployment.version, commit: deployment.commit };
+    const outcome = await settle(deps, stack, project, ref, [`finished the rollout of ${short}`]);
+    store.upsertStack(stack, { lastAppliedVersion: deployment.version });
+    return { ...outcome, action: 'kept-new' };
+  }
+
+  await journal('recover-back', `undo the rollout of ${short}; the old version serves`);
+  if (traces.candidates.length > 0) {
+    let project: ComposeProject | undefined;
+    try {
+      project = await deps.loadProject(folders.runningDir(stack), stack);
+    } catch {
+      // The new files do not load: the containers still go, just without leaving the aliases first.
+    }
+    if (project !== undefined) {
+      const loaded = project;
+      for (const c of traces.candidates)
+        await engine.setServing(loaded, c.id, false).catch(() => undefined);
+      await deps.clock.sleep(drainMs, deps.signal);
+    }
+    await engine.removeContainers(
+      project ?? ({ name: stack } as ComposeProject),
+      traces.candidates.map((c) => c.id),
+    );
+  }
+  if (!(await folders.restorePrevious(stack))) {
+    const running = await folders.readRunningVersion(stack);
+    if (running?.version === deployment.version && (await folders.readGoodVersion(stack)))
+      await folders.restoreGood(stack);
+  }
+  const ref = await folders.readRunningVersion(stack);
+  const previous = await deps.loadProject(folders.runningDir(stack), stack);
+  for (const c of traces.asides) {
+    await engine.renameContainer(c.id, finalName(c.name, `-prev-${deployment.id}`));
+  }
+  if (traces.asides.length > 0)
+    await engine.start(stack, { containerIds: traces.asides.map((c) => c.id) });
+  for (const c of [...traces.others, ...traces.asides]) {
+    if (previous.services[c.service] !== undefined) await engine.setServing(previous, c.id, true);
+  }
+  return settle(deps, stack, previous, ref, [
+    `removed the ${traces.candidates.length} new container(s) of ${short}`,
+  ]);
+}
+
+/** Converges what is left, waits for health and records the stack. */
+async function settle(
+  deps: RecoveryDeps,
+  stack: string,
+  project: ComposeProject,
+  ref: VersionRef | undefined,
+  done: string[],
+): Promise<Outcome> {
+  const { engine, store, folders } = deps;
+  if (ref !== undefined) {
+    await engine.apply(project, {
+      labels: { [LABEL.stackVersion]: ref.version, [LABEL.managed]: 'true' },
+      signal: deps.signal,
+    });
+  }
+  const report = await engine.waitHealthy(project, {
+    timeoutMs: deps.defaults.healthTimeoutMs,
+    stabilityMs: deps.defaults.stabilityMs,
+    signal: deps.signal,
+  });
+  await folders.dropPrevious(stack);
+  const now = await engine.observe(stack);
+  const carriedVersions = [
+    ...new Set(
+      Object.values(now.services)
+        .flatMap((s) => s.containers.map((c) => c.labels[LABEL.stackVersion]))
+        .filter((v): v is string => v !== undefined && v !== ref?.version),
+    ),
+  ];
+  if (ref !== undefined) {
+    store.recordHealth({
+      stack,
+      version: ref.version,
+      commit: ref.commit,
+      health: report.healthy ? 'healthy' : 'unhealthy',
+      detail: report.detail,
+    });
+  }
+  store.upsertStack(stack, {
+    state: report.healthy ? 'AVAILABLE' : 'BROKEN',
+    running: ref,
+    good: (await folders.readGoodVersion(stack)) ?? store.getStack(stack)?.good,
+    health: report.healthy ? 'healthy' : 'unhealthy',
+    carriedVersions,
+  });
+  done.push(report.healthy ? 'healthy' : `not healthy (${report.detail})`);
+  return {
+    action: 'restored',
+    ...(ref === undefined ? {} : { running: ref }),
+    healthy: report.healthy,
+    message: done.join('; '),
+  };
+}
