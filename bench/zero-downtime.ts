@@ -10,14 +10,11 @@
  *   counted in [deploy start, deploy end + 1 s].
  *
  *   npx tsx bench/zero-downtime.ts [--methods simple,blue-green,canary]
- *                                  [--client-network external|project] [--json]
+ *                                  [--client-network project|external] [--json]
  *
- * Where the client sits: `external` (default) makes the stack's default network one the bench
- * creates and the compose file declares `external: true`, as a reverse proxy's shared network
- * would be; `project` puts the client on `<project>_default`, the network berth creates. The
- * simple method removes the old version's networks before it starts the new one, which fails
- * while a foreign container is attached (Docker: "has active endpoints"), so with `project`
- * simple cannot deploy at all; external networks are never removed.
+ * Where the client sits: `project` (default) puts it on `<project>_default`, the network berth
+ * creates for the stack; `external` makes the stack's default network one the bench creates and
+ * the compose file declares `external: true`, as a reverse proxy's shared network would be.
  *
  * Targets: blue-green and canary lose 0 requests with the good version and 0 with the broken
  * one; simple (and blind, when asked for) are reported beside them for comparison.
@@ -90,7 +87,7 @@ function parseArgs(argv: string[]): Args {
     methods = [...new Set(names as Method[])];
   }
   const n = argv.indexOf('--client-network');
-  const clientNetwork = n === -1 ? 'external' : argv[n + 1];
+  const clientNetwork = n === -1 ? 'project' : argv[n + 1];
   if (clientNetwork !== 'external' && clientNetwork !== 'project') {
     throw new Error('--client-network takes external or project');
   }

@@ -159,7 +159,16 @@ export function createDockerEngine(options: DockerEngineOptions): ContainerEngin
           }
         }),
       );
-      await removeResources(docker, projectName, downOptions.volumes ?? false);
+      const { keptNetworks } = await removeResources(
+        docker,
+        projectName,
+        downOptions.volumes ?? false,
+      );
+      if (keptNetworks.length > 0)
+        logger.warn(
+          { stack: projectName, networks: keptNetworks },
+          'networks kept: containers outside the project still use them',
+        );
       logger.debug({ stack: projectName, containers: listed.length }, 'project down');
     },
 

@@ -1,7 +1,7 @@
 import type Docker from 'dockerode';
 import type { ComposeProject, NetworkConfig, VolumeConfig } from '../compose/types.js';
 import { EngineError } from '../errors.js';
-import { engineError, isNotFound, statusOf } from './docker-errors.js';
+import { dockerMessage, engineError, isNotFound, statusOf } from './docker-errors.js';
 import { resourceLabels } from './naming.js';
 import { settleAll } from './settle.js';
 import type { ApplyProgress } from './types.js';
@@ -107,14 +107,19 @@ export async function ensureResources(
   ]);
 }
 
-/** Removes the project's networks, and its named volumes when asked; external ones carry no project label. */
+/**
+ * Removes the project's networks, and its named volumes when asked; external ones carry no
+ * project label. A network that containers from outside the project still use (a proxy, a
+ * debugging shell) is kept, as Compose keeps it, and returned: the next apply reuses it.
+ */
 export async function removeResources(
   docker: Docker,
   project: string,
   volumes: boolean,
-): Promise<void> {
+): Promise<{ keptNetworks: string[] }> {
   const filters = { label: [`${LABEL.project}=${project}`] };
   const place = { stack: project };
+  const keptNetworks: string[] = [];
   try {
     const networks = await docker.listNetworks({ filters });
     await settleAll(
@@ -122,11 +127,16 @@ export async function removeResources(
         try {
           await docker.getNetwork(n.Id).remove();
         } catch (err) {
-          if (!isNotFound(err)) throw err;
+          if (isNotFound(err)) return;
+          if (/active endpoints/i.test(dockerMessage(err))) {
+            keptNetworks.push(n.Name);
+            return;
+          }
+          throw err;
         }
       }),
     );
-    if (!volumes) return;
+    if (!volumes) return { keptNetworks };
     const listed = await docker.listVolumes({ filters });
     await settleAll(
       (listed.Volumes ?? []).map(async (v) => {
@@ -137,6 +147,7 @@ export async function removeResources(
         }
       }),
     );
+    return { keptNetworks };
   } catch (err) {
     throw engineError(
       'RemoveFailed',

@@ -3,7 +3,7 @@ import type Docker from 'dockerode';
 import type { ComposeProject } from '../compose/types.js';
 import { EngineError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { buildContainerSpec } from './container-spec.js';
+import { apiVersionAtLeast, buildContainerSpec } from './container-spec.js';
 import { createServiceContainer } from './create.js';
 import { engineError, isNotFound, statusOf } from './docker-errors.js';
 import { serviceConfigHash } from './hash.js';
@@ -193,14 +193,41 @@ export function createRolloutSteps(
             );
           }
         }
+        // Same address, and from API 1.44 the same MAC, so peers' ARP caches stay right and
+        // connections already open to the container carry on after the reconnect.
+        const mac = current?.MacAddress;
+        const endpoint =
+          mac !== undefined &&
+          mac !== '' &&
+          version !== undefined &&
+          apiVersionAtLeast(version, '1.44')
+            ? { ...network.endpoint, MacAddress: mac }
+            : network.endpoint;
         try {
-          await handle.connect({ Container: containerId, EndpointConfig: network.endpoint });
+          await handle.connect({ Container: containerId, EndpointConfig: endpoint });
         } catch (err) {
           throw engineError(
             'NetworkUpdateFailed',
             `cannot put ${name} back on network ${network.networkName}`,
             err,
             place,
+          );
+        }
+        const after = (await inspectOrUndefined(docker, containerId))?.NetworkSettings.Networks[
+          network.networkName
+        ];
+        if (current !== undefined && after !== undefined && after.IPAddress !== current.IPAddress) {
+          // Another container took the address in between (a shared network): open
+          // connections to the old address are lost.
+          logger.warn(
+            {
+              stack: project.name,
+              container: name,
+              network: network.networkName,
+              before: current.IPAddress,
+              after: after.IPAddress,
+            },
+            'container address changed when its aliases changed',
           );
         }
         logger.debug(

@@ -460,7 +460,8 @@ async function retireOld(
   // Every new container serves before any old one leaves.
   for (const s of started) if (!s.serving) await engine.setServing(project, s.id, true);
   if (old.length > 0) {
-    await Promise.all(old.map((id) => engine.setServing(project, id, false)));
+    // One at a time: each reconnect takes its own address back before the next frees one.
+    for (const id of old) await engine.setServing(project, id, false);
     await ctx.clock.sleep(ctx.target.settings.drainMs ?? DEFAULT_DRAIN_MS, ctx.signal);
     await engine.removeContainers(project, old);
   }
@@ -482,7 +483,7 @@ async function rollBack(
   if (project !== undefined && started.length > 0) {
     const serving = started.filter((s) => s.serving);
     if (serving.length > 0) {
-      await Promise.all(serving.map((s) => engine.setServing(project, s.id, false)));
+      for (const s of serving) await engine.setServing(project, s.id, false);
       await ctx.clock.sleep(target.settings.drainMs ?? DEFAULT_DRAIN_MS, ctx.signal);
     }
     await engine.removeContainers(

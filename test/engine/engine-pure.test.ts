@@ -10,7 +10,7 @@ import {
 } from '../../src/engine/naming.js';
 import { groupByProject, parseExitCode, parseHealth } from '../../src/engine/observe.js';
 import { LABEL } from '../../src/engine/types.js';
-import { ComposeError, EngineError } from '../../src/errors.js';
+import { ComposeError } from '../../src/errors.js';
 import { project, service } from './fixtures.js';
 
 describe('config hash', () => {

@@ -61,12 +61,18 @@ describe('blue-green', () => {
     expect(v2.filter((c) => c.service === 'web').some((c) => oldWeb.includes(c.id))).toBe(false);
     // Final names and aliases as Compose gives them.
     const names = await aliases(stack);
-    expect(Object.keys(names).sort()).toEqual([`${stack}-db-1`, `${stack}-web-1`, `${stack}-web-2`]);
+    expect(Object.keys(names).sort()).toEqual([
+      `${stack}-db-1`,
+      `${stack}-web-1`,
+      `${stack}-web-2`,
+    ]);
     expect(names[`${stack}-web-1`]).toEqual([`${stack}-web-1`, 'web']);
     expect(await exists(path.join(h.dataDir, 'running_stacks', `.${stack}.previous`))).toBe(false);
     const [deployment] = h.store.listDeployments(stack);
     const steps = h.store.getJournal(deployment!.id).map((j) => j.step);
-    expect(steps).toEqual(expect.arrayContaining(['start-new', 'wait-new', 'promote', 'switch', 'rename']));
+    expect(steps).toEqual(
+      expect.arrayContaining(['start-new', 'wait-new', 'promote', 'switch', 'rename']),
+    );
     expect(steps).not.toContain('stop');
 
     // A second pass changes nothing.
