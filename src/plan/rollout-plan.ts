@@ -72,7 +72,8 @@ function referencers(project: ComposeProject, name: string): string[] {
       (s) =>
         s.name !== name &&
         (serviceModes(s).includes(`service:${name}`) ||
-          s.volumesFrom.some((v) => v === name || v.startsWith(`service:${name}`))),
+          // The loader writes every entry as `service:<name>[:mode]`.
+          s.volumesFrom.some((v) => v === `service:${name}` || v.startsWith(`service:${name}:`))),
     )
     .map((s) => s.name);
 }
@@ -95,7 +96,8 @@ export function stopFirstReason(
   );
   if (joined !== undefined) return `joins the namespace of ${joined}`;
   const shared = referencers(project, service.name);
-  if (shared.length > 0) return `${shared.join(', ')} join its namespaces or volumes`;
+  if (shared.length > 0)
+    return `${shared.join(', ')} ${shared.length === 1 ? 'joins' : 'join'} its namespaces or volumes`;
   for (const [key, net] of Object.entries(service.networks)) {
     if (net?.ipv4Address !== undefined) return `fixed ipv4_address on network ${key}`;
     if (net?.ipv6Address !== undefined) return `fixed ipv6_address on network ${key}`;
@@ -119,14 +121,6 @@ function chunk<T>(list: T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
   return out;
-}
-
-/** Exclusive volume names the project does not declare: a settings mistake to report. */
-export function unknownExclusiveVolumes(
-  project: ComposeProject,
-  exclusiveVolumes: readonly string[],
-): string[] {
-  return exclusiveVolumes.filter((name) => project.volumes[name] === undefined);
 }
 
 /**
@@ -158,18 +152,22 @@ export function computeRolloutPlan(input: RolloutPlanInput): RolloutPlan {
   }
 
   const changed = new Set<string>();
+  const replaced = new Set<string>();
   for (const [name, list] of byService) {
     if (list.some((i) => i.action === 'create' || i.action === 'recreate')) changed.add(name);
+    if (list.some((i) => i.action === 'recreate')) replaced.add(name);
   }
-  // A container that joins a replaced container's namespaces must be replaced with it.
+  // A container that joins a replaced container's namespaces must be replaced with it; a
+  // service that only gains replicas leaves its joiners alone.
   const forced = new Map<string, string>();
   let grew = true;
   while (grew) {
     grew = false;
-    for (const name of [...changed]) {
+    for (const name of [...replaced]) {
       for (const other of referencers(project, name)) {
         if (changed.has(other)) continue;
         changed.add(other);
+        replaced.add(other);
         forced.set(other, `joins ${name}, which is replaced`);
         grew = true;
       }
@@ -200,7 +198,7 @@ export function computeRolloutPlan(input: RolloutPlanInput): RolloutPlan {
       unchanged.push(name);
       continue;
     }
-    const stopFirst = stopFirstReason(project, service, input.exclusiveVolumes) ?? forced.get(name);
+    const stopFirst = forced.get(name) ?? stopFirstReason(project, service, input.exclusiveVolumes);
     const hasOld = replacements.some((r) => r.old !== undefined);
     const mode: RolloutMode = stopFirst !== undefined && hasOld ? 'stop-first' : 'side-by-side';
     const size =

@@ -2,6 +2,7 @@ import { readFile, realpath, stat } from 'node:fs/promises';
 import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { parse, parseDocument } from 'yaml';
 import { z } from 'zod';
+import type { ComposeProject } from '../compose/types.js';
 import { parseDuration } from '../duration.js';
 import { SettingsError } from '../errors.js';
 import {
@@ -276,4 +277,22 @@ export async function readDeploySettings(
     origin: found.origin,
     file: found.file,
   };
+}
+
+/**
+ * `exclusiveVolumes` can only be checked against the compose file, which the settings reader
+ * does not load: the strategy and `berth validate` call this once they have the project.
+ */
+export function assertExclusiveVolumesDeclared(
+  project: ComposeProject,
+  settings: DeploySettings,
+  stack: string,
+): void {
+  const unknown = (settings.exclusiveVolumes ?? []).filter((v) => project.volumes[v] === undefined);
+  if (unknown.length === 0) return;
+  throw new SettingsError(
+    'SettingsInvalid',
+    `exclusiveVolumes names ${unknown.join(', ')}, which the compose file does not declare`,
+    { place: { stack, file: settings.file, field: 'exclusiveVolumes' } },
+  );
 }

@@ -4,11 +4,11 @@ import { LABEL, type HealthReport, type ObservedContainer } from '../engine/type
 import { BerthError, SettingsError, describeError } from '../errors.js';
 import {
   computeRolloutPlan,
-  unknownExclusiveVolumes,
   type RolloutPlan,
   type ServiceRollout,
 } from '../plan/rollout-plan.js';
 import { shortVersion } from '../plan/stack-plan.js';
+import { assertExclusiveVolumesDeclared } from '../stack/settings.js';
 import { DEFAULT_CANARY, DEFAULT_DRAIN_MS } from '../stack/types.js';
 import type { VersionRef } from '../state/types.js';
 import { runSimple } from './simple.js';
@@ -142,14 +142,7 @@ export async function runRollout(
       loadRunning(ctx),
     );
     project = loaded;
-    const unknown = unknownExclusiveVolumes(loaded, settings.exclusiveVolumes ?? []);
-    if (unknown.length > 0) {
-      throw new SettingsError(
-        'SettingsInvalid',
-        `exclusiveVolumes names ${unknown.join(', ')}, which the compose file does not declare`,
-        { place: { stack, file: settings.file, field: 'exclusiveVolumes' } },
-      );
-    }
+    assertExclusiveVolumesDeclared(loaded, settings, stack);
     await step(ctx, 'prepare', 'images, networks and volumes', () =>
       engine.prepare(loaded, { signal: ctx.signal }),
     );

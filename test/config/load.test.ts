@@ -81,6 +81,8 @@ describe('loadConfig from a file', () => {
         '  markBad: false',
         '  redeployGood: false',
         '  hookTimeout: 1h30m',
+        '  drain: 5s',
+        '  canary: { batch: "20%", window: 1m }',
         'prune: true',
         'log: { level: debug }',
       ].join('\n'),
@@ -105,6 +107,8 @@ describe('loadConfig from a file', () => {
       markBad: false,
       redeployGood: false,
       hooks: { timeoutMs: 5_400_000 },
+      drainMs: 5000,
+      canary: { batch: { percent: 20 }, windowMs: 60_000 },
     });
     expect(config.prune).toBe(true);
     expect(config.log.level).toBe('debug');

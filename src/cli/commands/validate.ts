@@ -6,6 +6,7 @@ import { BerthError, StackError } from '../../errors.js';
 import { sourceRoot } from '../../main.js';
 import type { DeployMethod, SettingsDefaults } from '../../stack/types.js';
 import { discoverStacks } from '../../stack/discover.js';
+import { assertExclusiveVolumesDeclared } from '../../stack/settings.js';
 import type { CliContext } from '../context.js';
 import { EXIT, UsageError, type ExitCode } from '../exit-codes.js';
 import { errorToJson, formatError, formatTable, shortHash, type ErrorJson } from '../format.js';
@@ -73,6 +74,7 @@ export async function validateCommand(ctx: CliContext, dir: string | undefined):
         projectName: stack.name,
         file: stack.composeFile,
       });
+      assertExclusiveVolumesDeclared(loaded.project, stack.settings, stack.name);
       results.push({
         ...base,
         valid: true,
