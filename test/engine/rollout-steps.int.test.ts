@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createDockerEngine } from '../../src/engine/docker-engine.js';
 import { LABEL, type ContainerEngine } from '../../src/engine/types.js';
 import { silentLogger } from '../../src/log.js';
-import { FIXTURE_IMAGE, removeProject, testDocker, uniqueName } from '../helpers/docker.js';
+import { FIXTURE_IMAGE, execIn, removeProject, testDocker, uniqueName } from '../helpers/docker.js';
 import { project, webService } from './fixtures.js';
 
 const docker = testDocker();
@@ -37,29 +37,9 @@ async function client(network: string): Promise<Docker.Container> {
   return container;
 }
 
-async function run(container: Docker.Container, cmd: string[]): Promise<string> {
-  const exec = await container.exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
-  const stream = await exec.start({ hijack: true, stdin: false });
-  const chunks: Buffer[] = [];
-  await new Promise<void>((resolve, reject) => {
-    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-    stream.on('end', resolve);
-    stream.on('error', reject);
-  });
-  // Strip the 8-byte multiplexing headers.
-  const raw = Buffer.concat(chunks);
-  const out: Buffer[] = [];
-  for (let i = 0; i + 8 <= raw.length;) {
-    const size = raw.readUInt32BE(i + 4);
-    out.push(raw.subarray(i + 8, i + 8 + size));
-    i += 8 + size;
-  }
-  return Buffer.concat(out).toString('utf8');
-}
-
 /** IPv4 addresses Docker's DNS gives for `name` right now. */
 async function resolve(from: Docker.Container, name: string): Promise<string[]> {
-  const out = await run(from, ['nslookup', name, '127.0.0.11']);
+  const out = await execIn(from, ['nslookup', name, '127.0.0.11']);
   const answer = out
     .split(/\n\s*\n/)
     .slice(1)

@@ -48,3 +48,27 @@ export async function removeProject(project: string, docker: Docker = testDocker
     ),
   );
 }
+
+/** The payload of Docker's multiplexed stdout/stderr stream (8-byte frame headers stripped). */
+export function demuxFrames(raw: Buffer): string {
+  const out: Buffer[] = [];
+  for (let i = 0; i + 8 <= raw.length;) {
+    const size = raw.readUInt32BE(i + 4);
+    out.push(raw.subarray(i + 8, i + 8 + size));
+    i += 8 + size;
+  }
+  return Buffer.concat(out).toString('utf8');
+}
+
+/** Runs a command in a running container and returns its output. */
+export async function execIn(container: Docker.Container, cmd: string[]): Promise<string> {
+  const exec = await container.exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
+  const stream = await exec.start({ hijack: true, stdin: false });
+  const chunks: Buffer[] = [];
+  await new Promise<void>((resolve, reject) => {
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    stream.on('end', resolve);
+    stream.on('error', reject);
+  });
+  return demuxFrames(Buffer.concat(chunks));
+}

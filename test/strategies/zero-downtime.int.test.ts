@@ -1,6 +1,6 @@
 import type Docker from 'dockerode';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FIXTURE_IMAGE, testDocker } from '../helpers/docker.js';
+import { FIXTURE_IMAGE, demuxFrames, testDocker } from '../helpers/docker.js';
 import { Harness } from '../reconciler/harness.js';
 
 /**
@@ -45,14 +45,7 @@ async function startClient(network: string): Promise<Docker.Container> {
 /** The client's answers so far, one word per request. */
 async function answers(client: Docker.Container): Promise<string[]> {
   const raw = await client.logs({ stdout: true, stderr: false, follow: false });
-  const out: string[] = [];
-  for (let i = 0; i + 8 <= raw.length;) {
-    const size = raw.readUInt32BE(i + 4);
-    out.push(raw.subarray(i + 8, i + 8 + size).toString('utf8'));
-    i += 8 + size;
-  }
-  return out
-    .join('')
+  return demuxFrames(raw)
     .split('\n')
     .filter((l) => l !== '');
 }
