@@ -10,6 +10,7 @@ import { computeRolloutPlan } from '../plan/rollout-plan.js';
 import { computePlan, shortVersion, type StackPlan } from '../plan/stack-plan.js';
 import type { SourceRevision } from '../source/types.js';
 import { discoverStacks } from '../stack/discover.js';
+import { assertExclusiveVolumesDeclared } from '../stack/settings.js';
 import {
   DEFAULT_CANARY,
   type DeploySettings,
@@ -484,7 +485,8 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     }
     // Validate from the checkout before touching anything running: a broken file costs nothing.
     try {
-      await loadQuietly(discovered.dir, stack);
+      const project = await loadQuietly(discovered.dir, stack);
+      assertExclusiveVolumesDeclared(project, discovered.settings, stack);
     } catch (err) {
       return recordInvalid(stack, discovered.version, asBerthError(err, 'ComposeInvalid'));
     }
@@ -682,6 +684,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     if (observed === undefined || Object.keys(observed.services).length === 0) return;
     try {
       const project = await loadQuietly(discovered.dir, entry.stack);
+      assertExclusiveVolumesDeclared(project, discovered.settings, entry.stack);
       const items = await engine.plan(project, {
         labels: { [LABEL.stackVersion]: discovered.version, [LABEL.managed]: 'true' },
       });

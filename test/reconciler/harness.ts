@@ -67,6 +67,14 @@ export function composeFile(services: Record<string, ServiceOptions>): string {
   return `${lines.join('\n')}\n`;
 }
 
+export interface NamedContainer {
+  id: string;
+  name: string;
+  service: string;
+  state: string;
+  version?: string;
+}
+
 /** A bare repository over file://, a working clone to commit into, and berth wired to both. */
 export class Harness {
   readonly root: string;
@@ -189,6 +197,23 @@ export class Harness {
         version: c.Labels['dev.berth.stack-version'],
       }))
       .sort((a, b) => a.service.localeCompare(b.service));
+  }
+
+  /** The stack's containers with their names, sorted by name. */
+  async named(stack: string): Promise<NamedContainer[]> {
+    const listed = await testDocker().listContainers({
+      all: true,
+      filters: { label: [`com.docker.compose.project=${stack}`] },
+    });
+    return listed
+      .map((c) => ({
+        id: c.Id,
+        name: (c.Names[0] ?? '').replace(/^\//, ''),
+        service: c.Labels['com.docker.compose.service'] ?? '',
+        state: c.State,
+        version: c.Labels['dev.berth.stack-version'],
+      }))
+      .sort((a, b) => a.name.localeCompare(b.name));
   }
 
   async cleanup(): Promise<void> {
