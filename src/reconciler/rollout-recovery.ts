@@ -31,8 +31,9 @@ export function rolloutTraces(
 }
 
 /**
- * Roll forward only when the deployment reached its switch (every batch had passed) and the
- * new containers still run, or when no old container is left to go back to. Pure.
+ * Roll forward when the deployment reached its switch (every batch had passed) and the new
+ * containers still run or no old one is left, or when no old container is left and the new
+ * ones run. Pure.
  */
 export function decideRolloutRecovery(input: {
   steps: string[];
@@ -45,7 +46,9 @@ export function decideRolloutRecovery(input: {
     candidates.length > 0 &&
     candidates.every((c) => c.state === 'running' && c.health !== 'unhealthy');
   if (input.steps.includes('switch') && (newUp || oldLeft === 0)) return 'forward';
-  if (oldLeft === 0 && candidates.length > 0) return 'forward';
+  // The old containers vanished before the switch (removed by hand): keep the new ones only
+  // if they run; otherwise going back redeploys the old version from its files.
+  if (oldLeft === 0 && newUp) return 'forward';
   return 'back';
 }
 

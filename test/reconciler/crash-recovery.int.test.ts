@@ -1,11 +1,9 @@
-import { spawn } from 'node:child_process';
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseVersionFile } from '../../src/state/folders.js';
 import { FIXTURE_IMAGE, testDocker } from '../helpers/docker.js';
-import { Harness } from './harness.js';
+import { cli, collect, createLimit, killAt, worlds, type World } from './crash-world.js';
 
 /**
  * Seed 000, proven the hard way: berth's CLI is SIGKILLed right after journaling each step of
@@ -14,9 +12,6 @@ import { Harness } from './harness.js';
  * containers, keep an intact good_stacks copy, and record the killed deployment as interrupted.
  */
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
-const CLI = path.join(ROOT, 'src', 'cli', 'main.ts');
 const SERVICES = ['web', 'worker'];
 
 type Scenario =
@@ -143,142 +138,14 @@ async function healthOf(id: string): Promise<string | undefined> {
   }
 }
 
-interface RunResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Cases run a few at a time: most of a case is waiting on Docker health checks. */
 const PARALLEL_CASES = 2;
 
-function createLimit(max: number): <T>(fn: () => Promise<T>) => Promise<T> {
-  let active = 0;
-  const waiting: (() => void)[] = [];
-  return async (fn) => {
-    while (active >= max) await new Promise<void>((resolve) => waiting.push(resolve));
-    active++;
-    try {
-      return await fn();
-    } finally {
-      active--;
-      waiting.shift()?.();
-    }
-  };
-}
-
-/** One case's world: its own repository, data dir and berth config, so cases can overlap. */
-interface World {
-  harness: Harness;
-  configFile: string;
-  markerFile: string;
-}
-
-async function createWorld(): Promise<World> {
-  const harness = await Harness.create();
-  harness.open();
-  const configFile = path.join(harness.root, 'berth.yaml');
-  const markerFile = path.join(harness.root, 'failpoint.log');
-  await writeFile(
-    configFile,
-    [
-      'source:',
-      '  git:',
-      `    url: file://${harness.remote}`,
-      '    branch: main',
-      "  paths: ['stacks/*']",
-      `dataDir: ${harness.dataDir}`,
-      'defaults:',
-      '  healthTimeout: 20s',
-      '  stabilityPeriod: 300ms',
-      'log:',
-      '  level: warn',
-      '',
-    ].join('\n'),
-  );
-  return { harness, configFile, markerFile };
-}
-
 describe('crash recovery: SIGKILL at every step of the simple strategy', () => {
-  const worlds = new Set<World>();
+  const { inWorld, cleanupAll } = worlds({ stabilityPeriod: '300ms' });
   const limit = createLimit(PARALLEL_CASES);
 
-  afterAll(async () => {
-    for (const world of worlds) await world.harness.cleanup();
-  });
-
-  /** Runs a case in a world of its own, removed as soon as the case ends, passed or failed. */
-  async function inWorld(fn: (world: World) => Promise<void>): Promise<void> {
-    const world = await createWorld();
-    worlds.add(world);
-    try {
-      await fn(world);
-    } finally {
-      worlds.delete(world);
-      await world.harness.cleanup();
-    }
-  }
-
-  function cli(
-    { configFile }: World,
-    stack: string,
-    env: Record<string, string> = {},
-  ): ReturnType<typeof spawn> {
-    return spawn(
-      TSX,
-      [CLI, 'reconcile', '--once', '--json', '--config', configFile, '--stack', stack],
-      {
-        cwd: ROOT,
-        // Its own process group: the kill takes tsx and the node process it runs together.
-        detached: true,
-        env: { ...process.env, ...env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-  }
-
-  function collect(child: ReturnType<typeof spawn>): Promise<RunResult> {
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    return new Promise((resolve, reject) => {
-      child.on('error', reject);
-      child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-    });
-  }
-
-  /** Runs the CLI until it reaches the failpoint, then SIGKILLs its process group there. */
-  async function killAt(world: World, stack: string, step: string): Promise<RunResult> {
-    const { markerFile } = world;
-    const line = `berth-failpoint ${stack} ${step}`;
-    const child = cli(world, stack, {
-      BERTH_FAILPOINT: `${stack}:${step}`,
-      BERTH_FAILPOINT_FILE: markerFile,
-    });
-    const done = collect(child);
-    let exited = false;
-    void done.then(() => (exited = true));
-    const deadline = Date.now() + 60_000;
-    try {
-      for (;;) {
-        const text = await readFile(markerFile, 'utf8').catch(() => '');
-        if (text.split('\n').includes(line)) break;
-        if (exited) {
-          const result = await done;
-          throw new Error(
-            `berth exited (${result.code}) before reaching ${step}:\n${result.stdout}\n${result.stderr}`,
-          );
-        }
-        if (Date.now() > deadline) throw new Error(`berth never reached ${step}`);
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
-    } finally {
-      if (!exited && child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-    }
-    return done;
-  }
+  afterAll(cleanupAll);
 
   async function expectStackState(
     { harness }: World,
