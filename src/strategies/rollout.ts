@@ -2,11 +2,7 @@ import { dependencyLevels } from '../compose/dependencies.js';
 import type { ComposeProject } from '../compose/types.js';
 import { LABEL, type HealthReport, type ObservedContainer } from '../engine/types.js';
 import { BerthError, SettingsError, describeError } from '../errors.js';
-import {
-  computeRolloutPlan,
-  type RolloutPlan,
-  type ServiceRollout,
-} from '../plan/rollout-plan.js';
+import { computeRolloutPlan, type RolloutPlan, type ServiceRollout } from '../plan/rollout-plan.js';
 import { shortVersion } from '../plan/stack-plan.js';
 import { assertExclusiveVolumesDeclared } from '../stack/settings.js';
 import { DEFAULT_CANARY, DEFAULT_DRAIN_MS } from '../stack/types.js';
