@@ -19,7 +19,7 @@ import { openEvents, type EventFeed } from './events.js';
 import { createServiceContainer } from './create.js';
 import { serviceConfigHash } from './hash.js';
 import { waitForDependency } from './health.js';
-import { ensureImage } from './images.js';
+import { ensureServiceImages } from './images.js';
 import { containerLabels, containerName, imageRef } from './naming.js';
 import { emptyProject, groupByProject, listProject } from './observe.js';
 import { ensureResources } from './resources.js';
@@ -218,26 +218,13 @@ export async function applyProject(
   const listing = listProject(docker, stack).catch((err: unknown) => {
     throw engineError('ListFailed', 'cannot list containers', err, { stack });
   });
-  const imageIds = new Map<string, Promise<string>>();
-  const imageOf = (service: ServiceConfig): Promise<string> => {
-    const ref = imageRef(stack, service);
-    let id = imageIds.get(ref);
-    if (id === undefined) {
-      id = ensureImage({
-        docker,
-        logger,
-        stack,
-        service,
-        ref,
-        ...(progress === undefined ? {} : { onProgress: progress }),
-      });
-      imageIds.set(ref, id);
-    }
-    return id;
-  };
-  const imagesReady = settleAll(
-    selected.map(async (name) => [name, await imageOf(project.services[name]!)] as const),
-  );
+  const imagesReady = ensureServiceImages({
+    docker,
+    logger,
+    project,
+    services: selected,
+    ...(progress === undefined ? {} : { onProgress: progress }),
+  });
   try {
     await settleAll<unknown>([listing, imagesReady, ensureResources(docker, project, progress)]);
   } catch (err) {
@@ -245,9 +232,8 @@ export async function applyProject(
     throw err;
   }
   const listed = await listing;
-  const resolvedImages = await imagesReady;
+  const imageIdOf = await imagesReady;
   checkAborted();
-  const imageIdOf = new Map(resolvedImages);
   const observed = groupByProject(listed).get(stack) ?? emptyProject(stack);
 
   const { plan, hashes } = planContainers(project, selected, imageIdOf, observed, options);

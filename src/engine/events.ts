@@ -2,6 +2,21 @@ import type Docker from 'dockerode';
 import { engineError } from './docker-errors.js';
 import { LABEL } from './types.js';
 
+/** A stream `data` handler that calls `onLine` for each non-empty line of Docker's event stream. */
+export function eachLine(onLine: (line: string) => void): (chunk: Buffer | string) => void {
+  let buffer = '';
+  return (chunk) => {
+    buffer += chunk.toString();
+    let newline = buffer.indexOf('\n');
+    while (newline >= 0) {
+      const line = buffer.slice(0, newline).trim();
+      buffer = buffer.slice(newline + 1);
+      newline = buffer.indexOf('\n');
+      if (line !== '') onLine(line);
+    }
+  };
+}
+
 /**
  * Container state changes berth reacts to (health waits and drift detection); Docker matches
  * health_status by prefix. exec_* (healthcheck probes) are left out: they are noise.
@@ -61,31 +76,25 @@ export async function openEvents(docker: Docker, project: string): Promise<Event
     throw engineError('EventsUnavailable', 'cannot follow Docker events', err, { stack: project });
   }
   const listeners = new Set<EventListener>();
-  let buffer = '';
-  stream.on('data', (chunk: Buffer | string) => {
-    buffer += chunk.toString();
-    let newline = buffer.indexOf('\n');
-    while (newline >= 0) {
-      const line = buffer.slice(0, newline).trim();
-      buffer = buffer.slice(newline + 1);
-      newline = buffer.indexOf('\n');
-      if (line === '') continue;
+  stream.on(
+    'data',
+    eachLine((line) => {
       let raw: RawEvent;
       try {
         raw = JSON.parse(line) as RawEvent;
       } catch {
-        continue;
+        return;
       }
-      if (raw.Type !== 'container' || raw.Actor?.ID === undefined) continue;
-      if (raw.Action?.startsWith('exec_') === true) continue;
+      if (raw.Type !== 'container' || raw.Actor?.ID === undefined) return;
+      if (raw.Action?.startsWith('exec_') === true) return;
       const event: ContainerEvent = {
         action: raw.Action ?? '',
         containerId: raw.Actor.ID,
         attributes: raw.Actor.Attributes ?? {},
       };
       for (const listener of [...listeners]) listener(event);
-    }
-  });
+    }),
+  );
   // A broken stream only loses wake-ups; the waits also time out, so there is nothing to do.
   stream.on('error', () => undefined);
   return {

@@ -2,10 +2,12 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type Docker from 'dockerode';
 import { pack } from 'tar-stream';
-import type { ServiceConfig } from '../compose/types.js';
+import type { ComposeProject, ServiceConfig } from '../compose/types.js';
 import { EngineError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { dockerMessage, engineError, isNotFound } from './docker-errors.js';
+import { imageRef } from './naming.js';
+import { settleAll } from './settle.js';
 import type { ApplyProgress } from './types.js';
 
 interface ProgressMessage {
@@ -149,4 +151,39 @@ export async function ensureImage(input: {
   } catch (err) {
     throw engineError('ImageUnavailable', `service ${service.name}: image ${ref}`, err, place);
   }
+}
+
+/**
+ * The image ID of each selected service, pulled or built as its pull_policy says; services
+ * sharing an image reference share one pull or build.
+ */
+export async function ensureServiceImages(input: {
+  docker: Docker;
+  logger: Logger;
+  project: ComposeProject;
+  services: string[];
+  onProgress?: (progress: ApplyProgress) => void;
+}): Promise<Map<string, string>> {
+  const { project } = input;
+  const byRef = new Map<string, Promise<string>>();
+  const ids = await settleAll(
+    input.services.map(async (name) => {
+      const service = project.services[name]!;
+      const ref = imageRef(project.name, service);
+      let id = byRef.get(ref);
+      if (id === undefined) {
+        id = ensureImage({
+          docker: input.docker,
+          logger: input.logger,
+          stack: project.name,
+          service,
+          ref,
+          ...(input.onProgress === undefined ? {} : { onProgress: input.onProgress }),
+        });
+        byRef.set(ref, id);
+      }
+      return [name, await id] as const;
+    }),
+  );
+  return new Map(ids);
 }

@@ -1,7 +1,7 @@
 import type Docker from 'dockerode';
 import type { Logger } from '../log.js';
 import { engineError } from './docker-errors.js';
-import { WATCHED_ACTIONS } from './events.js';
+import { WATCHED_ACTIONS, eachLine } from './events.js';
 import type { EventSubscription, ManagedContainerEvent, WatchEventsOptions } from './types.js';
 import { LABEL } from './types.js';
 
@@ -85,26 +85,20 @@ export async function watchManagedEvents(
     stream = opened;
     lastSeconds ??= Math.floor(Date.now() / 1000);
     options.onConnect?.({ reconnect });
-    let buffer = '';
     let ended = false;
+    const lines = eachLine((line) => {
+      const event = parseManagedEvent(line);
+      if (event === undefined) return;
+      lastSeconds = Math.floor(event.at / 1000);
+      try {
+        listener(event);
+      } catch (err) {
+        logger.warn({ err, stack: event.project }, 'event listener failed');
+      }
+    });
     opened.on('data', (chunk: Buffer | string) => {
       backoff = minBackoff;
-      buffer += chunk.toString();
-      let newline = buffer.indexOf('\n');
-      while (newline >= 0) {
-        const line = buffer.slice(0, newline).trim();
-        buffer = buffer.slice(newline + 1);
-        newline = buffer.indexOf('\n');
-        if (line === '') continue;
-        const event = parseManagedEvent(line);
-        if (event === undefined) continue;
-        lastSeconds = Math.floor(event.at / 1000);
-        try {
-          listener(event);
-        } catch (err) {
-          logger.warn({ err, stack: event.project }, 'event listener failed');
-        }
-      }
+      lines(chunk);
     });
     const drop = (error?: unknown): void => {
       if (ended || closed) return;

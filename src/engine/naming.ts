@@ -10,6 +10,23 @@ export function containerName(project: string, service: ServiceConfig, number: n
   return `${project}-${service.name}-${number}`;
 }
 
+/** A blue-green or canary container's name while the old container still holds `finalName`. */
+export function candidateName(finalName: string, deploymentId: number): string {
+  return `${finalName}-new-${deploymentId}`;
+}
+
+/** A stop-first service's old container's name while the new one takes `name`. */
+export function asideName(name: string, deploymentId: number): string {
+  return `${name}-prev-${deploymentId}`;
+}
+
+/** The name a candidate or aside container of the deployment had, or will have, for good. */
+export function finalNameOf(name: string, deploymentId: number): string {
+  for (const suffix of [`-new-${deploymentId}`, `-prev-${deploymentId}`])
+    if (name.endsWith(suffix)) return name.slice(0, -suffix.length);
+  return name;
+}
+
 /** The tag Compose v2 gives an image it builds for a service without `image:`. */
 export function imageRef(project: string, service: ServiceConfig): string {
   return service.image ?? `${project}-${service.name}`;
@@ -20,6 +37,11 @@ export function dependsOnLabel(service: ServiceConfig): string {
   return Object.entries(service.dependsOn)
     .map(([name, dep]) => `${name}:${dep.condition}:${String(dep.restart)}`)
     .join(',');
+}
+
+/** The labels berth applies a stack version with: part of what `apply` and `plan` compare. */
+export function versionLabels(version: string): Record<string, string> {
+  return { [LABEL.stackVersion]: version, [LABEL.managed]: 'true' };
 }
 
 /** Every label of one container: user labels, then Compose's and berth's (which win). */

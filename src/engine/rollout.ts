@@ -8,7 +8,7 @@ import { createServiceContainer } from './create.js';
 import { engineError, isNotFound, statusOf } from './docker-errors.js';
 import { serviceConfigHash } from './hash.js';
 import { toContainer } from './health.js';
-import { ensureImage } from './images.js';
+import { ensureServiceImages } from './images.js';
 import { containerLabels, containerName, imageRef } from './naming.js';
 import { ensureResources } from './resources.js';
 import { settleAll } from './settle.js';
@@ -83,22 +83,12 @@ export function createRolloutSteps(
 
   return {
     async prepare(project, options = {}): Promise<void> {
-      const selected = (options.services ?? Object.keys(project.services)).filter(
+      const services = (options.services ?? Object.keys(project.services)).filter(
         (s) => project.services[s] !== undefined,
       );
-      const refs = new Map<string, Promise<string>>();
       await settleAll<unknown>([
         ensureResources(docker, project),
-        ...selected.map((name) => {
-          const service = project.services[name]!;
-          const ref = imageRef(project.name, service);
-          let pending = refs.get(ref);
-          if (pending === undefined) {
-            pending = ensureImage({ docker, logger, stack: project.name, service, ref });
-            refs.set(ref, pending);
-          }
-          return pending;
-        }),
+        ensureServiceImages({ docker, logger, project, services }),
       ]);
     },
 
@@ -175,6 +165,7 @@ export function createRolloutSteps(
         ...(version === undefined ? {} : { apiVersion: version }),
       });
       const attached = info.NetworkSettings.Networks;
+      const moved: { network: string; before: Docker.NetworkInfo }[] = [];
       for (const network of spec.networks) {
         const current = attached[network.networkName];
         const aliases = (current?.Aliases as string[] | null | undefined) ?? [];
@@ -213,48 +204,44 @@ export function createRolloutSteps(
             place,
           );
         }
-        const after = (await inspectOrUndefined(docker, containerId))?.NetworkSettings.Networks[
-          network.networkName
-        ];
-        if (current !== undefined && after !== undefined && after.IPAddress !== current.IPAddress) {
-          // Another container took the address in between (a shared network): open
-          // connections to the old address are lost.
-          logger.warn(
-            {
-              stack: project.name,
-              container: name,
-              network: network.networkName,
-              before: current.IPAddress,
-              after: after.IPAddress,
-            },
-            'container address changed when its aliases changed',
-          );
-        }
+        if (current !== undefined) moved.push({ network: network.networkName, before: current });
         logger.debug(
           { stack: project.name, container: name, network: network.networkName, serving },
           'service aliases changed',
         );
       }
+      if (moved.length === 0) return;
+      const after = (await inspectOrUndefined(docker, containerId))?.NetworkSettings.Networks;
+      for (const { network, before } of moved) {
+        const now = after?.[network]?.IPAddress;
+        if (now === undefined || now === before.IPAddress) continue;
+        // Another container took the address in between (a shared network): open
+        // connections to the old address are lost.
+        logger.warn(
+          { stack: project.name, container: name, network, before: before.IPAddress, after: now },
+          'container address changed when its aliases changed',
+        );
+      }
     },
 
-    async removeContainers(project, containerIds): Promise<void> {
+    async removeContainers(projectName, containerIds): Promise<void> {
       await settleAll(
         containerIds.map(async (id) => {
-          if (!(await stopOne(id, project.name))) return;
+          if (!(await stopOne(id, projectName))) return;
           try {
             await docker.getContainer(id).remove({ force: true });
           } catch (err) {
             if (isNotFound(err) || statusOf(err) === 409) return;
             throw engineError('ContainerRemoveFailed', `cannot remove ${id.slice(0, 12)}`, err, {
-              stack: project.name,
+              stack: projectName,
             });
           }
         }),
       );
     },
 
-    async stopContainers(project, containerIds): Promise<void> {
-      await settleAll(containerIds.map((id) => stopOne(id, project.name)));
+    async stopContainers(projectName, containerIds): Promise<void> {
+      await settleAll(containerIds.map((id) => stopOne(id, projectName)));
     },
 
     async renameContainer(containerId, name): Promise<void> {

@@ -216,9 +216,9 @@ export interface RolloutEngine {
    */
   setServing(project: ComposeProject, containerId: string, serving: boolean): Promise<void>;
   /** Stops (stop signal, stop_grace_period) and removes containers; gone ones are skipped. */
-  removeContainers(project: ComposeProject, containerIds: string[]): Promise<void>;
+  removeContainers(projectName: string, containerIds: string[]): Promise<void>;
   /** Stops containers with their stop signal and grace period, keeping them. */
-  stopContainers(project: ComposeProject, containerIds: string[]): Promise<void>;
+  stopContainers(projectName: string, containerIds: string[]): Promise<void>;
   renameContainer(containerId: string, name: string): Promise<void>;
   /** Requests `url` from inside the container (its network namespace) with wget or curl. */
   probe(containerId: string, url: string, timeoutMs: number): Promise<ProbeResult>;

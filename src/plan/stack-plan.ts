@@ -186,6 +186,20 @@ function isUp(container: ObservedContainer): boolean {
   return container.state === 'exited' && container.exitCode === 0;
 }
 
+/**
+ * Stack versions on the project's containers other than `version`: the containers blue-green
+ * and canary left in place because their service did not change.
+ */
+export function carriedVersionsOf(
+  observed: ObservedProject,
+  version: string | undefined,
+): string[] {
+  const labels = Object.values(observed.services).flatMap((s) =>
+    s.containers.map((c) => c.labels[LABEL.stackVersion]),
+  );
+  return [...new Set(labels.filter((v): v is string => v !== undefined && v !== version))];
+}
+
 /** Differences between the recorded version and the containers Docker reports. */
 export function driftOf(
   version: string,

@@ -1,24 +1,18 @@
 import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { dependencyLevels } from '../compose/dependencies.js';
 import { loadProject } from '../compose/load.js';
 import type { ComposeProject } from '../compose/types.js';
-import { LABEL, type ObservedProject } from '../engine/types.js';
+import type { ObservedProject } from '../engine/types.js';
 import { BerthError, EngineError, SourceError, describeError } from '../errors.js';
-import { computeRolloutPlan } from '../plan/rollout-plan.js';
 import { computePlan, shortVersion, type StackPlan } from '../plan/stack-plan.js';
 import type { SourceRevision } from '../source/types.js';
 import { discoverStacks } from '../stack/discover.js';
 import { assertExclusiveVolumesDeclared } from '../stack/settings.js';
-import {
-  DEFAULT_CANARY,
-  type DeploySettings,
-  type DiscoveredStack,
-  type Discovery,
-} from '../stack/types.js';
+import type { DeploySettings, DiscoveredStack, Discovery } from '../stack/types.js';
 import type { Condition, StackRecord, VersionRef } from '../state/types.js';
 import { getStrategy } from '../strategies/index.js';
+import { planRollout } from '../strategies/rollout.js';
 import type { DeploymentResult, StrategyTarget } from '../strategies/types.js';
 import { createKeyedLock, mapLimit } from './limit.js';
 import { recoverInterrupted as recoverUnfinished } from './recovery.js';
@@ -559,16 +553,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
         if (version !== undefined) runningVersions.set(name, version);
       }),
     );
-    const plan = computePlan({
-      discovery,
-      observed,
-      records,
-      bad: (stack, version) => store.isBad(stack, version),
-      runningVersions,
-      expectedServices: await expectedServicesOf(discovery, runningVersions),
-      prune: deps.settings.prune,
-      only: options.stacks,
-    });
+    const plan = await planOf(discovery, observed, records, runningVersions, options.stacks);
     return {
       revision,
       sourceError,
@@ -579,6 +564,26 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       records,
       runningVersions,
     };
+  }
+
+  /** The pure plan over what a pass (or a replan) gathered. */
+  async function planOf(
+    discovery: Discovery,
+    observed: Map<string, ObservedProject>,
+    records: Map<string, StackRecord>,
+    runningVersions: Map<string, VersionRef | undefined>,
+    only: string[] | undefined,
+  ): Promise<StackPlan[]> {
+    return computePlan({
+      discovery,
+      observed,
+      records,
+      bad: (stack, version) => store.isBad(stack, version),
+      runningVersions,
+      expectedServices: await expectedServicesOf(discovery, runningVersions),
+      prune: deps.settings.prune,
+      only,
+    });
   }
 
   /**
@@ -609,16 +614,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
         .map((s) => (dir === undefined ? s : { ...s, dir })),
       broken: planned.discovery.broken.filter((s) => s.name === name),
     };
-    const [fresh] = computePlan({
-      discovery,
-      observed,
-      records,
-      bad: (stack, version) => store.isBad(stack, version),
-      runningVersions,
-      expectedServices: await expectedServicesOf(discovery, runningVersions),
-      prune: deps.settings.prune,
-      only: [name],
-    });
+    const [fresh] = await planOf(discovery, observed, records, runningVersions, [name]);
     return { entry: fresh ?? entry, ctx: { observed, records, runningVersions } };
   }
 
@@ -685,17 +681,14 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     try {
       const project = await loadQuietly(discovered.dir, entry.stack);
       assertExclusiveVolumesDeclared(project, discovered.settings, entry.stack);
-      const items = await engine.plan(project, {
-        labels: { [LABEL.stackVersion]: discovered.version, [LABEL.managed]: 'true' },
-      });
-      entry.details = computeRolloutPlan({
+      const rollout = await planRollout(
+        engine,
         project,
-        items,
-        levels: dependencyLevels(project),
+        discovered.settings,
         method,
-        batch: (discovered.settings.canary ?? DEFAULT_CANARY).batch,
-        exclusiveVolumes: discovered.settings.exclusiveVolumes ?? [],
-      }).entries;
+        discovered.version,
+      );
+      entry.details = rollout.entries;
     } catch (err) {
       entry.details = [
         { subject: entry.stack, action: 'skip', reason: `no rollout plan: ${describeError(err)}` },

@@ -22,7 +22,8 @@ import type {
   VersionRef,
 } from '../state/types.js';
 import { failpoint } from './failpoint.js';
-import { hasRolloutTraces, recoverRollout } from './rollout-recovery.js';
+import { findRolloutTraces, recoverRollout } from './rollout-recovery.js';
+import { versionLabels } from '../engine/naming.js';
 
 /**
  * Seed 000, crash recovery: resolves the deployments a crash (or a kill) left unfinished.
@@ -278,8 +279,8 @@ async function resolve(
     engine.observe(stack),
   ]);
   const containers = Object.values(observed.services).flatMap((s) => s.containers);
-  if (await hasRolloutTraces(deps, stack, deployment, containers))
-    return recoverRollout(deps, stack, deployment, journal);
+  const traces = await findRolloutTraces(deps, stack, deployment, containers);
+  if (traces !== undefined) return recoverRollout(deps, stack, deployment, traces, journal);
   const provenHealthy = store
     .healthHistory(stack, 20)
     .some((h) => h.version === version && h.health === 'healthy' && h.at >= deployment.startedAt);
@@ -357,7 +358,7 @@ async function resolve(
 
   await journal('recover-apply', `deploy ${goodShort} again`);
   await engine.apply(project, {
-    labels: { [LABEL.stackVersion]: target.ref.version, [LABEL.managed]: 'true' },
+    labels: versionLabels(target.ref.version),
     signal: deps.signal,
   });
   await journal('recover-wait-healthy', `wait up to ${settings.healthTimeoutMs}ms for health`);

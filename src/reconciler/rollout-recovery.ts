@@ -1,9 +1,11 @@
 import type { ComposeProject } from '../compose/types.js';
 import { LABEL, type ObservedContainer } from '../engine/types.js';
-import { shortVersion } from '../plan/stack-plan.js';
+import { carriedVersionsOf, shortVersion } from '../plan/stack-plan.js';
 import { DEFAULT_DRAIN_MS } from '../stack/types.js';
 import type { DeploymentRecord, VersionRef } from '../state/types.js';
 import type { RecoveredDeployment, RecoveryDeps } from './recovery.js';
+import { asideName, finalNameOf, versionLabels } from '../engine/naming.js';
+import { retireContainers } from '../strategies/rollout.js';
 
 type Outcome = Omit<RecoveredDeployment, 'stack' | 'deploymentId' | 'version' | 'step'>;
 
@@ -24,7 +26,7 @@ export function rolloutTraces(
   const id = String(deploymentId);
   const candidates = containers.filter((c) => c.labels[LABEL.rollout] === id);
   const asides = containers.filter(
-    (c) => c.labels[LABEL.rollout] !== id && c.name.endsWith(`-prev-${id}`),
+    (c) => c.labels[LABEL.rollout] !== id && c.name.endsWith(asideName('', deploymentId)),
   );
   const others = containers.filter((c) => !candidates.includes(c) && !asides.includes(c));
   return { candidates, asides, others };
@@ -52,21 +54,20 @@ export function decideRolloutRecovery(input: {
   return 'back';
 }
 
-/** Whether the deployment left rollout traces: then `recoverRollout` resolves it. */
-export async function hasRolloutTraces(
+/**
+ * The traces a blue-green or canary deployment left, when it left any (containers, or the old
+ * files kept aside): then `recoverRollout` resolves it; otherwise plain recovery does.
+ */
+export async function findRolloutTraces(
   deps: RecoveryDeps,
   stack: string,
   deployment: DeploymentRecord,
   containers: ObservedContainer[],
-): Promise<boolean> {
-  if (deployment.method !== 'blue-green' && deployment.method !== 'canary') return false;
+): Promise<RolloutTraces | undefined> {
+  if (deployment.method !== 'blue-green' && deployment.method !== 'canary') return undefined;
   const traces = rolloutTraces(containers, deployment.id);
-  if (traces.candidates.length > 0 || traces.asides.length > 0) return true;
-  return (await deps.folders.readPreviousVersion(stack)) !== undefined;
-}
-
-function finalName(name: string, suffix: string): string {
-  return name.endsWith(suffix) ? name.slice(0, -suffix.length) : name;
+  if (traces.candidates.length > 0 || traces.asides.length > 0) return traces;
+  return (await deps.folders.readPreviousVersion(stack)) === undefined ? undefined : traces;
 }
 
 /**
@@ -78,14 +79,10 @@ export async function recoverRollout(
   deps: RecoveryDeps,
   stack: string,
   deployment: DeploymentRecord,
+  traces: RolloutTraces,
   journal: (name: string, detail: string) => Promise<void>,
 ): Promise<Outcome> {
   const { engine, store, folders } = deps;
-  const observed = await engine.observe(stack);
-  const traces = rolloutTraces(
-    Object.values(observed.services).flatMap((s) => s.containers),
-    deployment.id,
-  );
   const steps = store.getJournal(deployment.id).map((j) => j.step);
   const direction = decideRolloutRecovery({ steps, traces });
   const short = shortVersion(deployment.version);
@@ -99,16 +96,14 @@ export async function recoverRollout(
     const old = traces.others.filter(
       (c) => rolled.has(c.service) || project.services[c.service] === undefined,
     );
-    if (old.length > 0) {
-      for (const c of old) await engine.setServing(project, c.id, false).catch(() => undefined);
-      await deps.clock.sleep(drainMs, deps.signal);
-    }
+    const retire = old.map((c) => c.id);
+    await retireContainers(deps, project, retire, drainMs, { bestEffort: true });
     await engine.removeContainers(
-      project,
-      [...old, ...traces.asides].map((c) => c.id),
+      stack,
+      traces.asides.map((c) => c.id),
     );
     for (const c of traces.candidates) {
-      const name = finalName(c.name, `-new-${deployment.id}`);
+      const name = finalNameOf(c.name, deployment.id);
       if (name !== c.name) await engine.renameContainer(c.id, name);
     }
     const ref = { version: deployment.version, commit: deployment.commit };
@@ -125,16 +120,9 @@ export async function recoverRollout(
     } catch {
       // The new files do not load: the containers still go, just without leaving the aliases first.
     }
-    if (project !== undefined) {
-      const loaded = project;
-      for (const c of traces.candidates)
-        await engine.setServing(loaded, c.id, false).catch(() => undefined);
-      await deps.clock.sleep(drainMs, deps.signal);
-    }
-    await engine.removeContainers(
-      project ?? ({ name: stack } as ComposeProject),
-      traces.candidates.map((c) => c.id),
-    );
+    const ids = traces.candidates.map((c) => c.id);
+    if (project === undefined) await engine.removeContainers(stack, ids);
+    else await retireContainers(deps, project, ids, drainMs, { bestEffort: true });
   }
   if (!(await folders.restorePrevious(stack))) {
     const running = await folders.readRunningVersion(stack);
@@ -144,7 +132,7 @@ export async function recoverRollout(
   const ref = await folders.readRunningVersion(stack);
   const previous = await deps.loadProject(folders.runningDir(stack), stack);
   for (const c of traces.asides) {
-    await engine.renameContainer(c.id, finalName(c.name, `-prev-${deployment.id}`));
+    await engine.renameContainer(c.id, finalNameOf(c.name, deployment.id));
   }
   if (traces.asides.length > 0)
     await engine.start(stack, { containerIds: traces.asides.map((c) => c.id) });
@@ -167,7 +155,7 @@ async function settle(
   const { engine, store, folders } = deps;
   if (ref !== undefined) {
     await engine.apply(project, {
-      labels: { [LABEL.stackVersion]: ref.version, [LABEL.managed]: 'true' },
+      labels: versionLabels(ref.version),
       signal: deps.signal,
     });
   }
@@ -178,13 +166,7 @@ async function settle(
   });
   await folders.dropPrevious(stack);
   const now = await engine.observe(stack);
-  const carriedVersions = [
-    ...new Set(
-      Object.values(now.services)
-        .flatMap((s) => s.containers.map((c) => c.labels[LABEL.stackVersion]))
-        .filter((v): v is string => v !== undefined && v !== ref?.version),
-    ),
-  ];
+  const carriedVersions = carriedVersionsOf(now, ref?.version);
   if (ref !== undefined) {
     store.recordHealth({
       stack,

@@ -2,7 +2,6 @@ import path from 'node:path';
 import { systemClock, type Clock } from '../clock.js';
 import { loadProject } from '../compose/load.js';
 import type { ContainerEngine, ContainerPlanItem, ObservedProject } from '../engine/types.js';
-import { LABEL } from '../engine/types.js';
 import { StackError, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { StackSource } from '../source/types.js';
@@ -10,6 +9,7 @@ import { discoverStacks } from '../stack/discover.js';
 import type { Discovery, SettingsDefaults } from '../stack/types.js';
 import type { StackFolders, StackRecord, StateStore, VersionRef } from '../state/types.js';
 import { REPAIR_LIMIT_REASON } from './healer.js';
+import { versionLabels } from '../engine/naming.js';
 
 export interface StackAdminDeps {
   store: StateStore;
@@ -270,7 +270,7 @@ async function diffOne(
     const version = running?.version ?? desired.version;
     const project = (await loadProject(dir, { projectName: stack })).project;
     const plan = await deps.engine.plan(project, {
-      labels: { [LABEL.stackVersion]: version, [LABEL.managed]: 'true' },
+      labels: versionLabels(version),
     });
     containers = plan.filter(touches);
   } catch (err) {

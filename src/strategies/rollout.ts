@@ -1,11 +1,11 @@
 import { dependencyLevels } from '../compose/dependencies.js';
 import type { ComposeProject } from '../compose/types.js';
-import { LABEL, type HealthReport, type ObservedContainer } from '../engine/types.js';
+import type { ContainerEngine, HealthReport } from '../engine/types.js';
 import { BerthError, SettingsError, describeError } from '../errors.js';
 import { computeRolloutPlan, type RolloutPlan, type ServiceRollout } from '../plan/rollout-plan.js';
-import { shortVersion } from '../plan/stack-plan.js';
+import { carriedVersionsOf, shortVersion } from '../plan/stack-plan.js';
 import { assertExclusiveVolumesDeclared } from '../stack/settings.js';
-import { DEFAULT_CANARY, DEFAULT_DRAIN_MS } from '../stack/types.js';
+import { DEFAULT_CANARY, DEFAULT_DRAIN_MS, type DeploySettings } from '../stack/types.js';
 import type { VersionRef } from '../state/types.js';
 import { runSimple } from './simple.js';
 import {
@@ -18,6 +18,7 @@ import {
   waitAndRecord,
 } from './steps.js';
 import type { DeploymentResult, Strategy, StrategyContext } from './types.js';
+import { asideName, candidateName, containerName, versionLabels } from '../engine/naming.js';
 
 export type RolloutMethod = 'blue-green' | 'canary';
 
@@ -26,6 +27,7 @@ interface Started {
   id: string;
   service: string;
   number: number;
+  name: string;
   /** The name it has to end up with. */
   finalName: string;
   /** Joined the service's aliases. */
@@ -39,14 +41,6 @@ interface Aside {
   name: string;
 }
 
-/** Names a rollout gives containers while the canonical name is taken. */
-export function candidateName(finalName: string, deploymentId: number): string {
-  return `${finalName}-new-${deploymentId}`;
-}
-export function asideName(name: string, deploymentId: number): string {
-  return `${name}-prev-${deploymentId}`;
-}
-
 /** Why a rollout stopped: a batch was not healthy, a probe failed, or a step threw. */
 class RolloutFailure extends Error {
   constructor(
@@ -56,17 +50,6 @@ class RolloutFailure extends Error {
   ) {
     super(message);
   }
-}
-
-function canonicalName(
-  ctx: StrategyContext,
-  project: ComposeProject,
-  service: string,
-  n: number,
-): string {
-  const config = project.services[service];
-  if (config?.containerName !== undefined && n === 1) return config.containerName;
-  return `${ctx.target.projectName}-${service}-${n}`;
 }
 
 /**
@@ -126,7 +109,7 @@ export async function runRollout(
     folders.putRunning(stack, target.dir, ref, { keepPrevious: true }),
   );
 
-  const labels = { [LABEL.stackVersion]: ref.version, [LABEL.managed]: 'true' };
+  const labels = versionLabels(ref.version);
   const started: Started[] = [];
   const asides: Aside[] = [];
   let plan: RolloutPlan | undefined;
@@ -142,15 +125,7 @@ export async function runRollout(
     await step(ctx, 'prepare', 'images, networks and volumes', () =>
       engine.prepare(loaded, { signal: ctx.signal }),
     );
-    const items = await engine.plan(loaded, { labels });
-    const rollout = computeRolloutPlan({
-      project: loaded,
-      items,
-      levels: dependencyLevels(loaded),
-      method,
-      batch: (settings.canary ?? DEFAULT_CANARY).batch,
-      exclusiveVolumes: settings.exclusiveVolumes ?? [],
-    });
+    const rollout = await planRollout(engine, loaded, settings, method, ref.version);
     plan = rollout;
     await step(ctx, 'plan', describePlan(rollout), () => {
       store.appendLog(
@@ -191,10 +166,8 @@ export async function runRollout(
         retireOld(ctx, done, switched, started, asides),
       );
       await step(ctx, 'rename', 'new containers take their final names', async () => {
-        for (const s of started) {
-          if (s.finalName !== (await currentName(ctx, s.id)))
-            await engine.renameContainer(s.id, s.finalName);
-        }
+        for (const s of started)
+          if (s.name !== s.finalName) await engine.renameContainer(s.id, s.finalName);
       });
       await step(ctx, 'apply', `converge the rest of ${short}`, () =>
         engine.apply(done, { labels, signal: ctx.signal }),
@@ -204,13 +177,7 @@ export async function runRollout(
       );
       await folders.dropPrevious(stack);
       const now = await engine.observe(target.projectName);
-      const carriedVersions = [
-        ...new Set(
-          Object.values(now.services)
-            .flatMap((svc) => svc.containers.map((c) => c.labels[LABEL.stackVersion]))
-            .filter((v): v is string => v !== undefined && v !== ref.version),
-        ),
-      ];
+      const carriedVersions = carriedVersionsOf(now, ref.version);
       const note = await postDeploy(ctx, report.healthy ? 'success' : 'failed');
       const message = `deployed ${short} with ${method}${report.healthy ? ', healthy' : `, but the stack is not healthy (${report.detail})`}`;
       return {
@@ -290,17 +257,34 @@ export async function runRollout(
   };
 }
 
+/**
+ * What blue-green or canary would do with the project: the engine's read-only container plan
+ * for the version, per service. Shared by the strategy and `--dry-run`.
+ */
+export async function planRollout(
+  engine: ContainerEngine,
+  project: ComposeProject,
+  settings: DeploySettings,
+  method: RolloutMethod,
+  version: string,
+): Promise<RolloutPlan> {
+  const items = await engine.plan(project, { labels: versionLabels(version) });
+  return computeRolloutPlan({
+    project,
+    items,
+    levels: dependencyLevels(project),
+    method,
+    batch: (settings.canary ?? DEFAULT_CANARY).batch,
+    exclusiveVolumes: settings.exclusiveVolumes ?? [],
+  });
+}
+
 function describePlan(plan: RolloutPlan): string {
   const parts = plan.services.map(
     (s) =>
       `${s.service}: ${s.mode}${s.batches.length > 1 ? ` in ${s.batches.length} batches` : ''}`,
   );
   return parts.length === 0 ? 'nothing to roll' : parts.join(', ');
-}
-
-async function currentName(ctx: StrategyContext, id: string): Promise<string | undefined> {
-  const [info] = await ctx.engine.inspectContainers([id]);
-  return info?.name;
 }
 
 /** Rolls one service: stop-first, or batch by batch beside the old containers. */
@@ -324,7 +308,7 @@ async function rollService(
       async () => {
         for (const old of olds) await engine.setServing(project, old.id, false);
         await engine.stopContainers(
-          project,
+          project.name,
           olds.map((o) => o.id),
         );
         for (const old of olds) {
@@ -339,17 +323,10 @@ async function rollService(
     const fresh = await step(ctx, 'start-new', `${label}: ${batch.length} container(s)`, () =>
       Promise.all(
         batch.map(async (r) => {
-          const finalName = canonicalName(ctx, project, s.service, r.number);
+          const finalName = containerName(project.name, project.services[s.service]!, r.number);
           const stopFirst = s.mode === 'stop-first';
           const name = stopFirst ? finalName : candidateName(finalName, ctx.deploymentId);
-          const record: Started = {
-            id: '',
-            service: s.service,
-            number: r.number,
-            finalName,
-            serving: stopFirst,
-          };
-          const container: ObservedContainer = await engine.startCandidate(project, {
+          const container = await engine.startCandidate(project, {
             service: s.service,
             number: r.number,
             name,
@@ -357,7 +334,14 @@ async function rollService(
             labels,
             rolloutId,
           });
-          record.id = container.id;
+          const record: Started = {
+            id: container.id,
+            service: s.service,
+            number: r.number,
+            name,
+            finalName,
+            serving: stopFirst,
+          };
           started.push(record);
           return record;
         }),
@@ -448,17 +432,38 @@ async function retireOld(
   const old = [...replaced, ...plan.removals.map((r) => r.containerId)];
   // Every new container serves before any old one leaves.
   for (const s of started) if (!s.serving) await engine.setServing(project, s.id, true);
-  if (old.length > 0) {
-    // One at a time: each reconnect takes its own address back before the next frees one.
-    for (const id of old) await engine.setServing(project, id, false);
-    await ctx.clock.sleep(ctx.target.settings.drainMs ?? DEFAULT_DRAIN_MS, ctx.signal);
-    await engine.removeContainers(project, old);
-  }
+  await retireContainers(ctx, project, old, drainOf(ctx));
   if (asides.length > 0)
     await engine.removeContainers(
-      project,
+      project.name,
       asides.map((a) => a.id),
     );
+}
+
+function drainOf(ctx: StrategyContext): number {
+  return ctx.target.settings.drainMs ?? DEFAULT_DRAIN_MS;
+}
+
+/**
+ * Takes containers out of their service's aliases, lets the requests already sent to them
+ * finish for `drainMs`, then stops them (stop signal, grace period) and removes them. One at a
+ * time: each reconnect takes its own address back before the next frees one. `bestEffort`
+ * (crash recovery) goes on when a container cannot be moved out of the aliases.
+ */
+export async function retireContainers(
+  deps: Pick<StrategyContext, 'engine' | 'clock' | 'signal'>,
+  project: ComposeProject,
+  containerIds: string[],
+  drainMs: number,
+  options: { bestEffort?: boolean } = {},
+): Promise<void> {
+  if (containerIds.length === 0) return;
+  for (const id of containerIds) {
+    const leaving = deps.engine.setServing(project, id, false);
+    await (options.bestEffort === true ? leaving.catch(() => undefined) : leaving);
+  }
+  await deps.clock.sleep(drainMs, deps.signal);
+  await deps.engine.removeContainers(project.name, containerIds);
 }
 
 /** Undoes a rollout that did not pass: new containers go, old ones serve as before. */
@@ -469,15 +474,16 @@ async function rollBack(
   asides: Aside[],
 ): Promise<void> {
   const { engine, folders, target } = ctx;
-  if (project !== undefined && started.length > 0) {
-    const serving = started.filter((s) => s.serving);
-    if (serving.length > 0) {
-      for (const s of serving) await engine.setServing(project, s.id, false);
-      await ctx.clock.sleep(target.settings.drainMs ?? DEFAULT_DRAIN_MS, ctx.signal);
-    }
-    await engine.removeContainers(
+  if (project !== undefined) {
+    await retireContainers(
+      ctx,
       project,
-      started.map((s) => s.id),
+      started.filter((s) => s.serving).map((s) => s.id),
+      drainOf(ctx),
+    );
+    await engine.removeContainers(
+      project.name,
+      started.filter((s) => !s.serving).map((s) => s.id),
     );
   }
   if (!(await folders.restorePrevious(target.stack))) {

@@ -1,10 +1,11 @@
 import type { ComposeProject } from '../compose/types.js';
-import { LABEL, type HealthReport } from '../engine/types.js';
+import type { HealthReport } from '../engine/types.js';
 import { BerthError, EngineError, describeError } from '../errors.js';
 import { failpoint } from '../reconciler/failpoint.js';
 import type { HookPhase, HookResult } from '../hooks/types.js';
 import type { VersionRef } from '../state/types.js';
 import type { StrategyContext } from './types.js';
+import { versionLabels } from '../engine/naming.js';
 
 /** Journals a step before running it, so a crash leaves a trace of where it stopped. */
 export async function step<T>(
@@ -92,7 +93,7 @@ export async function applyVersion(
   ref: VersionRef,
 ): Promise<void> {
   await ctx.engine.apply(project, {
-    labels: { [LABEL.stackVersion]: ref.version, [LABEL.managed]: 'true' },
+    labels: versionLabels(ref.version),
     signal: ctx.signal,
   });
 }

@@ -1,29 +1,20 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createDockerEngine } from '../../src/engine/docker-engine.js';
 import { LABEL } from '../../src/engine/types.js';
 import type { ContainerEngine } from '../../src/engine/types.js';
 import { EngineError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
-import { FIXTURE_IMAGE, removeProject, testDocker, uniqueName } from '../helpers/docker.js';
+import { FIXTURE_IMAGE, testDocker } from '../helpers/docker.js';
+import { testScope } from '../helpers/scope.js';
 import { network, project, service, volume } from './fixtures.js';
 import { mutatingCalls, recordingDocker } from './recorder.js';
 
 const docker = testDocker();
-const cleanups: (() => Promise<void>)[] = [];
-
-afterEach(async () => {
-  const pending = cleanups.splice(0);
-  for (const cleanup of pending) await cleanup().catch(() => undefined);
-});
-
-function newProject(prefix: string): string {
-  const name = uniqueName(prefix);
-  cleanups.push(() => removeProject(name, docker));
-  return name;
-}
+const scope = testScope();
+const { newProject } = scope;
 
 function engine(): ContainerEngine {
   return createDockerEngine({ logger: silentLogger() });
@@ -160,7 +151,7 @@ describe('apply', () => {
     const name = newProject('image');
     const tag = `${name}-img:latest`;
     await docker.getImage(FIXTURE_IMAGE).tag({ repo: `${name}-img`, tag: 'latest' });
-    cleanups.push(() =>
+    scope.defer(() =>
       docker
         .getImage(tag)
         .remove({ force: true })
@@ -174,7 +165,7 @@ describe('apply', () => {
       Image: FIXTURE_IMAGE,
       Cmd: ['touch', '/marker'],
     });
-    cleanups.push(() => builder.remove({ force: true }).then(() => undefined));
+    scope.defer(() => builder.remove({ force: true }).then(() => undefined));
     await builder.start();
     await builder.wait();
     await builder.commit({ repo: `${name}-img`, tag: 'latest' });
@@ -231,9 +222,9 @@ describe('apply', () => {
     const extNet = `${name}-extnet`;
     const extVol = `${name}-extvol`;
     await docker.createNetwork({ Name: extNet });
-    cleanups.push(() => docker.getNetwork(extNet).remove());
+    scope.defer(() => docker.getNetwork(extNet).remove());
     await docker.createVolume({ Name: extVol });
-    cleanups.push(() => docker.getVolume(extVol).remove());
+    scope.defer(() => docker.getVolume(extVol).remove());
     const p = project(
       name,
       [
@@ -329,8 +320,8 @@ describe('apply', () => {
   it('builds an image through the Engine API and tags it <project>-<service>', async () => {
     const name = newProject('build');
     const dir = await mkdtemp(path.join(os.tmpdir(), 'berth-build-'));
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    cleanups.push(() =>
+    scope.defer(() => rm(dir, { recursive: true, force: true }));
+    scope.defer(() =>
       docker
         .getImage(`${name}-app`)
         .remove({ force: true })

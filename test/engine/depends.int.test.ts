@@ -1,24 +1,15 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createDockerEngine } from '../../src/engine/docker-engine.js';
 import { LABEL } from '../../src/engine/types.js';
 import type { ApplyProgress } from '../../src/engine/types.js';
 import { EngineError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
-import { removeProject, testDocker, uniqueName } from '../helpers/docker.js';
+import { testDocker } from '../helpers/docker.js';
+import { testScope } from '../helpers/scope.js';
 import { project, service, webService } from './fixtures.js';
 
 const docker = testDocker();
-const created: string[] = [];
-
-afterEach(async () => {
-  for (const name of created.splice(0)) await removeProject(name, docker).catch(() => undefined);
-});
-
-function newProject(prefix: string): string {
-  const name = uniqueName(prefix);
-  created.push(name);
-  return name;
-}
+const { newProject } = testScope();
 
 function startedAt(info: { State: { StartedAt: string } }): number {
   return Date.parse(info.State.StartedAt);

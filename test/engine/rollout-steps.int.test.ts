@@ -1,24 +1,15 @@
 import type Docker from 'dockerode';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createDockerEngine } from '../../src/engine/docker-engine.js';
 import { LABEL, type ContainerEngine } from '../../src/engine/types.js';
 import { silentLogger } from '../../src/log.js';
-import { FIXTURE_IMAGE, execIn, removeProject, testDocker, uniqueName } from '../helpers/docker.js';
+import { FIXTURE_IMAGE, execIn, testDocker } from '../helpers/docker.js';
+import { testScope } from '../helpers/scope.js';
 import { project, webService } from './fixtures.js';
 
 const docker = testDocker();
-const cleanups: (() => Promise<void>)[] = [];
-
-afterEach(async () => {
-  const pending = cleanups.splice(0);
-  for (const cleanup of pending) await cleanup().catch(() => undefined);
-});
-
-function newProject(prefix: string): string {
-  const name = uniqueName(prefix);
-  cleanups.push(() => removeProject(name, docker));
-  return name;
-}
+const scope = testScope();
+const { newProject } = scope;
 
 function engine(): ContainerEngine {
   return createDockerEngine({ logger: silentLogger() });
@@ -32,7 +23,7 @@ async function client(network: string): Promise<Docker.Container> {
     HostConfig: { NetworkMode: network },
     StopTimeout: 0,
   });
-  cleanups.unshift(() => container.remove({ force: true }));
+  scope.defer(() => container.remove({ force: true }), { first: true });
   await container.start();
   return container;
 }
@@ -101,7 +92,7 @@ describe('rollout steps', () => {
     expect(refused.ok).toBe(false);
     expect(refused.detail).toContain('http://127.0.0.1:9/');
 
-    await e.removeContainers(p, [old!.id]);
+    await e.removeContainers(name, [old!.id]);
     await e.renameContainer(candidate.id, `${name}-web-1`);
     expect(await resolve(dns, `${name}-web-1`)).toEqual([newIp]);
     // Converging afterwards finds the renamed candidate as Compose would have made it.

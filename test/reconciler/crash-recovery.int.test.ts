@@ -2,8 +2,9 @@ import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseVersionFile } from '../../src/state/folders.js';
-import { FIXTURE_IMAGE, testDocker } from '../helpers/docker.js';
+import { testDocker } from '../helpers/docker.js';
 import { cli, collect, createLimit, killAt, worlds, type World } from './crash-world.js';
+import { composeFile } from './harness.js';
 
 /**
  * Seed 000, proven the hard way: berth's CLI is SIGKILLed right after journaling each step of
@@ -85,30 +86,11 @@ const HOOK_FAIL = '#!/bin/sh\necho refusing >&2\nexit 1\n';
 const DEPLOY_YAML =
   'healthTimeout: 20s\nstabilityPeriod: 300ms\nhooks:\n  preDeploy: pre.sh\n  postDeploy: post.sh\n';
 
-/**
- * A compose file like the reconciler tests' (test/reconciler/harness.ts), with a health check
- * that tolerates a loaded machine: a slow check is not a failed one, while `false` still
- * fails within a second or two.
- */
 function compose(marker: string, healthy: boolean): string {
-  const lines = ['services:'];
-  for (const name of SERVICES) {
-    lines.push(
-      `  ${name}:`,
-      `    image: ${FIXTURE_IMAGE}`,
-      `    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"]`,
-      `    stop_grace_period: 1s`,
-      `    environment:`,
-      `      MARKER: "${marker}"`,
-      `    healthcheck:`,
-      `      test: ["CMD", "${healthy ? 'true' : 'false'}"]`,
-      `      interval: 500ms`,
-      `      timeout: 20s`,
-      `      retries: 2`,
-      `      start_period: 0s`,
-    );
-  }
-  return `${lines.join('\n')}\n`;
+  const health = healthy ? 'true' : 'false';
+  return composeFile(
+    Object.fromEntries(SERVICES.map((name) => [name, { marker, health, tolerant: true }])),
+  );
 }
 
 /** The files of one version of a test stack. */

@@ -1,8 +1,8 @@
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FIXTURE_IMAGE, testDocker } from '../helpers/docker.js';
+import { testDocker } from '../helpers/docker.js';
 import { cli, collect, createLimit, killAt, worlds } from './crash-world.js';
-import { exists } from './harness.js';
+import { composeFile, exists } from './harness.js';
 
 /**
  * Issue #5, the hard way: berth's CLI is SIGKILLed right after journaling a step of a
@@ -88,31 +88,23 @@ interface ServiceSpec {
   containerName?: string;
 }
 
-/**
- * Containers that stop at once, with a health check that tolerates a loaded machine (a slow
- * check is not a failed one) while `false` still fails within a second or two.
- */
 function compose(services: Record<string, ServiceSpec>): string {
-  const lines = ['services:'];
-  for (const [name, s] of Object.entries(services)) {
-    lines.push(
-      `  ${name}:`,
-      `    image: ${FIXTURE_IMAGE}`,
-      `    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"]`,
-      `    stop_grace_period: 1s`,
-      `    environment:`,
-      `      MARKER: "${s.marker}"`,
-      `    healthcheck:`,
-      `      test: ["CMD", "${s.healthy ? 'true' : 'false'}"]`,
-      `      interval: 500ms`,
-      `      timeout: 20s`,
-      `      retries: 2`,
-      `      start_period: 0s`,
-    );
-    if (s.containerName !== undefined) lines.push(`    container_name: ${s.containerName}`);
-    else lines.push(`    deploy:`, `      replicas: ${s.replicas}`);
-  }
-  return `${lines.join('\n')}\n`;
+  return composeFile(
+    Object.fromEntries(
+      Object.entries(services).map(([name, s]) => [
+        name,
+        {
+          marker: s.marker,
+          health: s.healthy ? 'true' : 'false',
+          tolerant: true,
+          extra:
+            s.containerName === undefined
+              ? `    deploy:\n      replicas: ${s.replicas}`
+              : `    container_name: ${s.containerName}`,
+        },
+      ]),
+    ),
+  );
 }
 
 /** The files of one version of a case's stack. */
