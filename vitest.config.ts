@@ -12,6 +12,7 @@ export default defineConfig({
           include: ['test/**/*.test.ts'],
           exclude: ['test/**/*.int.test.ts'],
           environment: 'node',
+          globalSetup: ['test/helpers/build-setup.ts'],
         },
       },
       {

@@ -11,28 +11,26 @@
  *
  *   npx tsx bench/daemon.ts [--pushes 50] [--burst 500] [--stacks 100] [--json]
  *
- * berth is compiled first (tsconfig.build.json into node_modules/.cache/berth-bench-dist)
- * and run with plain node, as in production.
+ * berth is compiled first (tsconfig.build.json into node_modules/.cache/berth-dist) and run
+ * with plain node, as in production.
  *
  * Stacks are one `sleep` container with `network_mode: none`, deployed with the blind
  * method. Everything created is removed at the end, also on error or Ctrl-C.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createDockerEngine } from '../src/engine/docker-engine.js';
 import { silentLogger } from '../src/log.js';
 import { openStateStore } from '../src/state/store.js';
+import { berthCommand, buildBerth } from '../test/helpers/berth-bin.js';
 import { followJsonLogs, waitFor as waitUntil } from '../test/helpers/daemon-process.js';
 import { downProjectsWithPrefix } from './cleanup.js';
 
 const FIXTURE_IMAGE = process.env.BERTH_FIXTURE_IMAGE ?? 'berth-fixture/busybox:latest';
 const ROOT = path.resolve(import.meta.dirname, '..');
-/** Inside node_modules, so the compiled files resolve berth's dependencies; never committed. */
-const BUILD_DIR = path.join(ROOT, 'node_modules', '.cache', 'berth-bench-dist');
 const SECRET = 'bench-secret';
 const TOKEN = 'bench-token-0123456789';
 
@@ -64,13 +62,6 @@ function git(cwd: string, ...args: string[]): string {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'ignore'],
   }).trim();
-}
-
-/** Node flags from a `#!/usr/bin/env -S node --flag …` first line. */
-function shebangFlags(file: string): string[] {
-  const first = readFileSync(file, 'utf8').split('\n', 1)[0] ?? '';
-  const match = /^#!.*\bnode((?:\s+--[\w-]+(?:=\S+)?)*)\s*$/.exec(first);
-  return match?.[1]?.trim().split(/\s+/).filter(Boolean) ?? [];
 }
 
 function percentile(values: number[], p: number): number {
@@ -109,16 +100,12 @@ class Daemon {
   static start(configFile: string): Daemon {
     // Plain node on compiled JavaScript with the node flags of the bin's shebang, as berth
     // runs in production: the pid is berth's own process, its RSS carries no TypeScript loader.
-    const main = path.join(BUILD_DIR, 'cli', 'main.js');
-    const child = spawn(
-      process.execPath,
-      [...shebangFlags(main), main, 'daemon', '--config', configFile],
-      {
-        cwd: ROOT,
-        env: { ...process.env, BERTH_LOG_LEVEL: 'info' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
+    const berth = berthCommand(['daemon', '--config', configFile]);
+    const child = spawn(berth.command, berth.args, {
+      cwd: ROOT,
+      env: { ...process.env, BERTH_LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     return new Daemon(child);
   }
 
@@ -411,17 +398,7 @@ async function main(): Promise<void> {
   process.once('SIGTERM', onSignal);
   try {
     log('compiling berth…');
-    execFileSync(
-      process.execPath,
-      [
-        path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'),
-        '-p',
-        path.join(ROOT, 'tsconfig.build.json'),
-        '--outDir',
-        BUILD_DIR,
-      ],
-      { cwd: ROOT, stdio: 'inherit' },
-    );
+    buildBerth();
     const samples = await latency(tmp, prefix, args.pushes, log);
     const storm = await burst(tmp, prefix, args.burst, log);
     const rss = await idleRss(tmp, prefix, args.stacks, log);

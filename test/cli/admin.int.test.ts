@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { healthcheckYaml } from '../helpers/compose.js';
 import { FIXTURE_IMAGE, removeProject, testDocker, uniqueName } from '../helpers/docker.js';
 import { runBerth } from './run-cli.js';
 
@@ -43,10 +44,7 @@ describe('berth diff, suspend and resume (CLI against Docker and git)', () => {
         `    image: ${FIXTURE_IMAGE}`,
         '    command: ["sh", "-c", "trap \'exit 0\' TERM; sleep 3600 & wait"]',
         '    stop_grace_period: 1s',
-        '    healthcheck:',
-        '      test: ["CMD", "true"]',
-        '      interval: 500ms',
-        '      retries: 20',
+        ...healthcheckYaml('true'),
         '',
       ].join('\n'),
     );

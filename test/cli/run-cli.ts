@@ -1,10 +1,7 @@
 import { spawn } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { ROOT, berthCommand } from '../helpers/berth-bin.js';
 
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
-const MAIN = path.join(ROOT, 'src', 'cli', 'main.ts');
+export { ROOT };
 
 export interface CliRun {
   code: number | null;
@@ -23,7 +20,8 @@ export function runBerth(
     if (!key.startsWith('BERTH_') || key === 'BERTH_FIXTURE_IMAGE') env[key] = value;
   }
   return new Promise((resolve, reject) => {
-    const child = spawn(TSX, [MAIN, ...args], {
+    const berth = berthCommand(args);
+    const child = spawn(berth.command, berth.args, {
       cwd: options.cwd ?? ROOT,
       env: { ...env, ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],

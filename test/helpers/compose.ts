@@ -39,3 +39,25 @@ export function bareService(name: string, overrides: Partial<ServiceConfig> = {}
     ...overrides,
   };
 }
+
+/**
+ * The healthcheck block of a test compose file, for a `CMD-SHELL` check.
+ *
+ * Docker runs every probe as an exec, about 0.1 s of CPU each on this machine: a 500 ms interval
+ * on every container of a few overlapping tests saturates two cores, and then probes time out
+ * and healthy versions miss their gate. So a check that cannot change once it passed (`true`)
+ * probes every second; any other check every 500 ms, so a change (a file removed, `false`)
+ * shows quickly. (Debian's Docker 20.10 has no `start_interval`, which would let steady checks
+ * probe fast only while starting.) The timeout is generous: a slow probe on a loaded machine
+ * is not a failed one, and `false` fails at its first probe whatever the timeout.
+ */
+export function healthcheckYaml(test: string, indent = '    '): string[] {
+  return [
+    `${indent}healthcheck:`,
+    `${indent}  test: ["CMD-SHELL", ${JSON.stringify(test)}]`,
+    `${indent}  interval: ${test === 'true' ? '1s' : '500ms'}`,
+    `${indent}  timeout: 20s`,
+    `${indent}  retries: 1`,
+    `${indent}  start_period: 0s`,
+  ];
+}

@@ -2,10 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
-
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
+import { ROOT, berthCommand } from './berth-bin.js';
 
 export interface LogLine {
   level: number;
@@ -57,7 +54,7 @@ export function followJsonLogs<T>(
   child.stdout?.resume();
 }
 
-/** A `berth daemon` child process: the real CLI under tsx, JSON logs parsed from stderr. */
+/** A `berth daemon` child process: the compiled CLI, JSON logs parsed from stderr. */
 export class DaemonProcess {
   readonly logs: LogLine[] = [];
   stderr = '';
@@ -70,7 +67,8 @@ export class DaemonProcess {
   }
 
   static start(args: string[], env: NodeJS.ProcessEnv = {}): DaemonProcess {
-    const child = spawn(TSX, ['src/cli/main.ts', ...args], {
+    const berth = berthCommand(args);
+    const child = spawn(berth.command, berth.args, {
       cwd: ROOT,
       env: { ...process.env, BERTH_LOG_LEVEL: 'debug', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

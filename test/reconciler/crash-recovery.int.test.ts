@@ -88,9 +88,7 @@ const DEPLOY_YAML =
 
 function compose(marker: string, healthy: boolean): string {
   const health = healthy ? 'true' : 'false';
-  return composeFile(
-    Object.fromEntries(SERVICES.map((name) => [name, { marker, health, tolerant: true }])),
-  );
+  return composeFile(Object.fromEntries(SERVICES.map((name) => [name, { marker, health }])));
 }
 
 /** The files of one version of a test stack. */

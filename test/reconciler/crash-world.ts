@@ -1,17 +1,13 @@
 import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { ROOT, berthCommand } from '../helpers/berth-bin.js';
 import { Harness } from './harness.js';
 
 /**
  * What the crash-recovery tests share: a world per case (repository, data dir, berth config),
  * berth's CLI run as a child process, and the SIGKILL at a journaled step (BERTH_FAILPOINT).
  */
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
-const CLI = path.join(ROOT, 'src', 'cli', 'main.ts');
 
 export interface RunResult {
   code: number | null;
@@ -97,17 +93,22 @@ export function cli(
   stack: string,
   env: Record<string, string> = {},
 ): ReturnType<typeof spawn> {
-  return spawn(
-    TSX,
-    [CLI, 'reconcile', '--once', '--json', '--config', configFile, '--stack', stack],
-    {
-      cwd: ROOT,
-      // Its own process group: the kill takes tsx and the node process it runs together.
-      detached: true,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const berth = berthCommand([
+    'reconcile',
+    '--once',
+    '--json',
+    '--config',
+    configFile,
+    '--stack',
+    stack,
+  ]);
+  return spawn(berth.command, berth.args, {
+    cwd: ROOT,
+    // Its own process group: the kill takes whatever the CLI started along with it.
+    detached: true,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }
 
 export function collect(child: ReturnType<typeof spawn>): Promise<RunResult> {

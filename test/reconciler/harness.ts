@@ -14,6 +14,7 @@ import { createStackFolders } from '../../src/state/folders.js';
 import { openStateStore } from '../../src/state/store.js';
 import type { StackFolders, StateStore } from '../../src/state/types.js';
 import { systemClock } from '../../src/clock.js';
+import { healthcheckYaml } from '../helpers/compose.js';
 import { FIXTURE_IMAGE, removeProject, testDocker, uniqueName } from '../helpers/docker.js';
 
 export const DEFAULTS: SettingsDefaults = {
@@ -41,11 +42,6 @@ export interface ServiceOptions {
   health?: string;
   /** Something that changes the service's config (and the stack version). */
   marker?: string;
-  /**
-   * A health check that tolerates a loaded machine (a slow check is not a failed one) while
-   * `false` still fails within a second or two: the crash tests' many parallel processes.
-   */
-  tolerant?: boolean;
   extra?: string;
 }
 
@@ -60,12 +56,7 @@ export function composeFile(services: Record<string, ServiceOptions>): string {
       `    stop_grace_period: 1s`,
       `    environment:`,
       `      MARKER: "${options.marker ?? 'v1'}"`,
-      `    healthcheck:`,
-      `      test: ["CMD-SHELL", ${JSON.stringify(options.health ?? 'true')}]`,
-      `      interval: 500ms`,
-      `      timeout: ${options.tolerant === true ? '20s' : '2s'}`,
-      `      retries: ${options.tolerant === true ? 2 : 1}`,
-      `      start_period: 0s`,
+      ...healthcheckYaml(options.health ?? 'true'),
     );
     if (options.extra !== undefined) lines.push(options.extra);
   }

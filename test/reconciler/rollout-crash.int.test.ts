@@ -96,7 +96,6 @@ function compose(services: Record<string, ServiceSpec>): string {
         {
           marker: s.marker,
           health: s.healthy ? 'true' : 'false',
-          tolerant: true,
           extra:
             s.containerName === undefined
               ? `    deploy:\n      replicas: ${s.replicas}`

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { JournalEntry } from '../../src/state/types.js';
+import { healthcheckYaml } from '../helpers/compose.js';
 import { FIXTURE_IMAGE, testDocker } from '../helpers/docker.js';
 import { Harness, composeFile, exists } from '../reconciler/harness.js';
 
@@ -37,12 +38,7 @@ function customCompose(options: {
     '    stop_grace_period: 1s',
     '    environment:',
     `      MARKER: "${options.marker}"`,
-    '    healthcheck:',
-    `      test: ["CMD-SHELL", ${JSON.stringify(options.health ?? 'true')}]`,
-    '      interval: 500ms',
-    '      timeout: 2s',
-    '      retries: 1',
-    '      start_period: 0s',
+    ...healthcheckYaml(options.health ?? 'true'),
     replicas(options.replicas),
     '',
   ].join('\n');
