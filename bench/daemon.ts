@@ -11,8 +11,8 @@
  *
  *   npx tsx bench/daemon.ts [--pushes 50] [--burst 500] [--stacks 100] [--json]
  *
- * berth is compiled first (tsconfig.build.json into node_modules/.cache/berth-dist) and run
- * with plain node, as in production.
+ * berth is compiled first (tsconfig.build.json into dist/, as `npm run build`) and run with
+ * plain node, as in production.
  *
  * Stacks are one `sleep` container with `network_mode: none`, deployed with the blind
  * method. Everything created is removed at the end, also on error or Ctrl-C.

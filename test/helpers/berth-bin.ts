@@ -10,11 +10,11 @@ import { fileURLToPath } from 'node:url';
  */
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-/** Inside node_modules, so the compiled files resolve berth's dependencies; never committed. */
-export const BUILD_DIR = path.join(ROOT, 'node_modules', '.cache', 'berth-dist');
+/** The bin's own folder (package.json `bin`): what `npm run build` writes and users run. */
+export const BUILD_DIR = path.join(ROOT, 'dist');
 const MAIN = path.join(BUILD_DIR, 'cli', 'main.js');
 
-/** Compiles src/ (tsconfig.build.json) into BUILD_DIR. */
+/** Compiles src/ as `npm run build` does (tsconfig.build.json into dist/). */
 export function buildBerth(): void {
   execFileSync(
     process.execPath,
@@ -22,8 +22,6 @@ export function buildBerth(): void {
       path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'),
       '-p',
       path.join(ROOT, 'tsconfig.build.json'),
-      '--outDir',
-      BUILD_DIR,
     ],
     { cwd: ROOT, stdio: 'inherit' },
   );
