@@ -11,7 +11,7 @@
  *
  *   npx tsx bench/daemon.ts [--pushes 50] [--burst 500] [--stacks 100] [--json]
  *
- * berth is compiled first (tsconfig.build.json into dist/, as `npm run build`) and run with
+ * berth is compiled first when src/ is newer than dist/ (as `npm run build`), then run with
  * plain node, as in production.
  *
  * Stacks are one `sleep` container with `network_mode: none`, deployed with the blind
@@ -25,12 +25,11 @@ import path from 'node:path';
 import { createDockerEngine } from '../src/engine/docker-engine.js';
 import { silentLogger } from '../src/log.js';
 import { openStateStore } from '../src/state/store.js';
-import { berthCommand, buildBerth } from '../test/helpers/berth-bin.js';
+import { ROOT, berthCommand, ensureBerthBuilt } from '../test/helpers/berth-bin.js';
 import { followJsonLogs, waitFor as waitUntil } from '../test/helpers/daemon-process.js';
 import { downProjectsWithPrefix } from './cleanup.js';
 
 const FIXTURE_IMAGE = process.env.BERTH_FIXTURE_IMAGE ?? 'berth-fixture/busybox:latest';
-const ROOT = path.resolve(import.meta.dirname, '..');
 const SECRET = 'bench-secret';
 const TOKEN = 'bench-token-0123456789';
 
@@ -397,8 +396,8 @@ async function main(): Promise<void> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    log('compiling berth…');
-    buildBerth();
+    log('compiling berth if src/ changed…');
+    ensureBerthBuilt();
     const samples = await latency(tmp, prefix, args.pushes, log);
     const storm = await burst(tmp, prefix, args.burst, log);
     const rss = await idleRss(tmp, prefix, args.stacks, log);

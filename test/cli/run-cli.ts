@@ -1,8 +1,6 @@
 import { spawn } from 'node:child_process';
 import { ROOT, berthCommand } from '../helpers/berth-bin.js';
 
-export { ROOT };
-
 export interface CliRun {
   code: number | null;
   stdout: string;

@@ -10,12 +10,11 @@ import { fileURLToPath } from 'node:url';
  */
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-/** The bin's own folder (package.json `bin`): what `npm run build` writes and users run. */
-export const BUILD_DIR = path.join(ROOT, 'dist');
-const MAIN = path.join(BUILD_DIR, 'cli', 'main.js');
+/** The bin (package.json `bin`): what `npm run build` writes and users run. */
+const MAIN = path.join(ROOT, 'dist', 'cli', 'main.js');
 
 /** Compiles src/ as `npm run build` does (tsconfig.build.json into dist/). */
-export function buildBerth(): void {
+function buildBerth(): void {
   execFileSync(
     process.execPath,
     [
@@ -36,7 +35,7 @@ function newestMtime(dir: string): number {
   return newest;
 }
 
-/** Builds BUILD_DIR unless it is newer than every file of src/ and the tsconfigs. */
+/** Builds dist/ unless it is newer than every file of src/ and the tsconfigs. */
 export function ensureBerthBuilt(): void {
   let built = 0;
   try {
@@ -53,13 +52,13 @@ export function ensureBerthBuilt(): void {
 }
 
 /** Node flags from a `#!/usr/bin/env -S node --flag …` first line. */
-export function shebangFlags(file: string): string[] {
+function shebangFlags(file: string): string[] {
   const first = readFileSync(file, 'utf8').split('\n', 1)[0] ?? '';
   const match = /^#!.*\bnode((?:\s+--[\w-]+(?:=\S+)?)*)\s*$/.exec(first);
   return match?.[1]?.trim().split(/\s+/).filter(Boolean) ?? [];
 }
 
-/** The command and arguments that run `berth ...args` from BUILD_DIR (built by buildBerth). */
+/** The command and arguments that run `berth ...args` from dist/ (see ensureBerthBuilt). */
 export function berthCommand(args: string[]): { command: string; args: string[] } {
   return { command: process.execPath, args: [...shebangFlags(MAIN), MAIN, ...args] };
 }
