@@ -133,7 +133,9 @@ export async function killAt(world: World, stack: string, step: string): Promise
   const done = collect(child);
   let exited = false;
   void done.then(() => (exited = true));
-  const deadline = Date.now() + 60_000;
+  // Room for a machine that several crash cases and test files load at once.
+  const deadline = Date.now() + 120_000;
+  let late = false;
   try {
     for (;;) {
       const text = await readFile(markerFile, 'utf8').catch(() => '');
@@ -144,11 +146,23 @@ export async function killAt(world: World, stack: string, step: string): Promise
           `berth exited (${result.code}) before reaching ${step}:\n${result.stdout}\n${result.stderr}`,
         );
       }
-      if (Date.now() > deadline) throw new Error(`berth never reached ${step}`);
+      if (Date.now() > deadline) {
+        late = true;
+        break;
+      }
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
   } finally {
     if (!exited && child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+  }
+  if (late) {
+    // Where it was instead, so a failure explains itself.
+    const result = await done;
+    const deployment = world.harness.store.listDeployments(stack)[0];
+    const steps = deployment === undefined ? [] : world.harness.store.getJournal(deployment.id);
+    throw new Error(
+      `berth never reached ${step}; journal: ${steps.map((j) => `${j.at} ${j.step}`).join(', ') || 'none'}\n${result.stdout}\n${result.stderr}`,
+    );
   }
   return done;
 }
