@@ -20,8 +20,10 @@ import { performance } from 'node:perf_hooks';
 import { loadConfig } from '../src/config/index.js';
 import { createLogger } from '../src/log.js';
 import { createApp, sourceRoot, type App } from '../src/main.js';
+import { lockDataDir, type DataDirLock } from '../src/state/lock.js';
 import { discoverStacks } from '../src/stack/discover.js';
 import { downProjectsWithPrefix } from './cleanup.js';
+import { methodNames } from '../src/strategies/index.js';
 
 const FIXTURE_IMAGE = process.env.BERTH_FIXTURE_IMAGE ?? 'berth-fixture/busybox:latest';
 
@@ -106,11 +108,16 @@ async function measure(app: App, stacks: number, reps: number, deployMs: number)
   const calls: number[] = [];
   // A warm-up pass of each, so the first repetition does not pay for cold caches.
   await app.source.sync();
-  await app.reconciler.reconcileOnce({ trigger: 'bench' });
+  await app.control.reconcile({ trigger: { by: 'bench' } });
   for (let rep = 0; rep < reps; rep++) {
     let t = performance.now();
     await app.source.sync();
-    const discovery = await discoverStacks(root, app.config.source.paths, app.config.defaults);
+    const discovery = await discoverStacks(
+      root,
+      app.config.source.paths,
+      app.config.defaults,
+      methodNames(),
+    );
     floor.push(performance.now() - t);
     if (discovery.stacks.length !== stacks) {
       throw new Error(`discovered ${discovery.stacks.length} stacks, expected ${stacks}`);
@@ -118,7 +125,7 @@ async function measure(app: App, stacks: number, reps: number, deployMs: number)
 
     const before = app.engine.callCount();
     t = performance.now();
-    const pass = await app.reconciler.reconcileOnce({ trigger: 'bench' });
+    const pass = await app.control.reconcile({ trigger: { by: 'bench' } });
     noop.push(performance.now() - t);
     calls.push(app.engine.callCount() - before);
     const changed = pass.stacks.filter((s) => s.result !== 'unchanged');
@@ -145,7 +152,7 @@ async function measure(app: App, stacks: number, reps: number, deployMs: number)
 
 async function deployAll(app: App, expected: number): Promise<number> {
   const t = performance.now();
-  const pass = await app.reconciler.reconcileOnce({ trigger: 'bench' });
+  const pass = await app.control.reconcile({ trigger: { by: 'bench' } });
   const failed = pass.stacks.filter((s) => s.result !== 'deployed' && s.result !== 'unchanged');
   if (!pass.ok || failed.length > 0 || pass.stacks.length !== expected) {
     throw new Error(
@@ -181,8 +188,10 @@ async function main(): Promise<void> {
   };
   let tmp: string | undefined;
   let app: App | undefined;
+  let lock: DataDirLock | undefined;
   let cleaning: Promise<void> | undefined;
-  const clean = (): Promise<void> => (cleaning ??= cleanup(app, prefix, tmp));
+  const clean = (): Promise<void> =>
+    (cleaning ??= cleanup(app, prefix, tmp).finally(() => lock?.release()));
   const onSignal = (): void => {
     void clean().finally(() => process.exit(130));
   };
@@ -211,7 +220,12 @@ async function main(): Promise<void> {
       ].join('\n'),
     );
     const config = await loadConfig({ file: configFile, env: {} });
-    app = createApp(config, { logger: createLogger({ level: 'warn' }) });
+    lock = await lockDataDir(
+      config.dataDir,
+      { role: 'cli', command: 'bench:reconcile' },
+      { waitMs: 0 },
+    );
+    app = await createApp(config, { logger: createLogger({ level: 'warn' }), lock });
 
     const results: Measure[] = [];
     log(`setup: deploying ${args.small} stacks (blind)…`);

@@ -31,7 +31,7 @@ import type Docker from 'dockerode';
 import type { DeployMethod } from '../src/stack/types.js';
 import type { StackOutcome } from '../src/reconciler/types.js';
 import { FIXTURE_IMAGE, testDocker } from '../test/helpers/docker.js';
-import { Harness } from '../test/reconciler/harness.js';
+import { Harness } from '../test/helpers/harness.js';
 
 type Method = DeployMethod;
 type Version = 'good' | 'broken';
@@ -77,14 +77,14 @@ function parseArgs(argv: string[]): Args {
       .split(',')
       .map((m) => m.trim())
       .filter(Boolean);
-    const unknown = names.filter((m) => !ALL_METHODS.includes(m as Method));
+    const unknown = names.filter((m) => !ALL_METHODS.includes(m));
     if (names.length === 0 || unknown.length > 0) {
       throw new Error(
         `--methods takes a comma-separated list of ${ALL_METHODS.join(', ')}` +
           (unknown.length > 0 ? ` (unknown: ${unknown.join(', ')})` : ''),
       );
     }
-    methods = [...new Set(names as Method[])];
+    methods = [...new Set(names)];
   }
   const n = argv.indexOf('--client-network');
   const clientNetwork = n === -1 ? 'project' : argv[n + 1];
@@ -372,7 +372,7 @@ async function runMethod(
   h.commit(`${method} ${GOOD_LABELS.initial}`);
   let first: StackOutcome | undefined;
   try {
-    first = outcomeOf(stack, (await h.reconciler.reconcileOnce({ stacks: [stack] })).stacks);
+    first = outcomeOf(stack, (await h.control.reconcile({ stacks: [stack] })).stacks);
   } catch (err) {
     throw new MethodUnavailable(err instanceof Error ? err.message : String(err));
   }
@@ -414,7 +414,7 @@ async function runMethod(
       h.commit(`${method} ${label} (${version})`);
       log(`${method}: deploying ${label} (${version})`);
       const start = Date.now();
-      const pass = await h.reconciler.reconcileOnce({ stacks: [stack] });
+      const pass = await h.control.reconcile({ stacks: [stack] });
       const end = Date.now();
       await sleep(AFTER_DEPLOY_MS + TAIL_MS);
       const outcome = outcomeOf(stack, pass.stacks);
@@ -565,7 +565,7 @@ async function main(): Promise<number> {
 
   try {
     h = await Harness.create();
-    h.open();
+    await h.open();
     const cases: CaseResult[] = [];
     const unavailable: { method: Method; error: string }[] = [];
     const baselines: Record<string, { rate: number; failed: number }> = {};

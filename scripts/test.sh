@@ -9,6 +9,8 @@ bash scripts/install-deps.sh
 echo "== lint"
 npx eslint .
 npx prettier --check . >/dev/null || { npx prettier --check . ; exit 1; }
+# The layers of the architecture (.dependency-cruiser.cjs): no upward import, no cycle.
+npx depcruise --config .dependency-cruiser.cjs src
 echo "== typecheck"
 npx tsc -p tsconfig.json --noEmit
 echo "== build"

@@ -1,3 +1,5 @@
+import type { Reason } from './reasons.js';
+
 /**
  * berth's typed errors. Every error carries a PascalCase `reason` a program can switch on,
  * the place it is about (file, stack, service, field) and the underlying `cause`.
@@ -11,11 +13,11 @@ export interface ErrorPlace {
 }
 
 export class BerthError extends Error {
-  readonly reason: string;
+  readonly reason: Reason;
   readonly place: ErrorPlace;
 
   constructor(
-    reason: string,
+    reason: Reason,
     message: string,
     options: { cause?: unknown; place?: ErrorPlace } = {},
   ) {
@@ -42,7 +44,7 @@ export class ConfigError extends BerthError {
 /** A compose file berth cannot load: names the file, the service and the field. */
 export class ComposeError extends BerthError {
   constructor(
-    reason: string,
+    reason: Reason,
     message: string,
     options: { cause?: unknown; place?: ErrorPlace } = {},
   ) {
@@ -57,7 +59,7 @@ export class SettingsError extends BerthError {}
 export class EngineError extends BerthError {
   readonly transient: boolean;
   constructor(
-    reason: string,
+    reason: Reason,
     message: string,
     options: { cause?: unknown; place?: ErrorPlace; transient?: boolean } = {},
   ) {
@@ -70,7 +72,7 @@ export class EngineError extends BerthError {
 export class SourceError extends BerthError {
   readonly transient: boolean;
   constructor(
-    reason: string,
+    reason: Reason,
     message: string,
     options: { cause?: unknown; place?: ErrorPlace; transient?: boolean } = {},
   ) {
@@ -88,6 +90,13 @@ export class StateError extends BerthError {}
 /** A hook script failed, timed out or could not start. */
 export class HookError extends BerthError {}
 
+/** A command line or request that names something that does not exist or combines options wrongly. */
+export class UsageError extends BerthError {
+  constructor(message: string, options: { stack?: string } = {}) {
+    super('UsageInvalid', message, { place: { stack: options.stack } });
+  }
+}
+
 /** Formats an error and its cause chain on one line, for logs and CLI output. */
 export function describeError(err: unknown): string {
   const parts: string[] = [];
@@ -102,4 +111,15 @@ export function describeError(err: unknown): string {
     }
   }
   return parts.join(': ');
+}
+
+/** A Docker hiccup or an unreachable remote: says nothing about the version; worth a retry. */
+export function isTransient(err: unknown): boolean {
+  return (err instanceof EngineError || err instanceof SourceError) && err.transient;
+}
+
+/** Wraps anything thrown into a BerthError for results and records; BerthErrors pass unchanged. */
+export function asBerthError(err: unknown, reason: Reason): BerthError {
+  if (err instanceof BerthError) return err;
+  return new BerthError(reason, describeError(err), { cause: err });
 }

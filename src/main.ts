@@ -1,22 +1,32 @@
 /**
- * The composition root: the only module that knows the concrete implementations.
- * Everything else works against the interfaces in src/<module>/types.ts and gets its
- * collaborators handed in.
+ * The composition root: the only module that knows the concrete implementations. Everything
+ * else works against the interfaces in src/<module>/types.ts and gets its collaborators handed
+ * in. A writer (the daemon, or a mutating CLI command with no daemon running) holds the data
+ * dir's lock; a reader opens the state read-only and never takes it.
  */
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { systemClock, type Clock } from './clock.js';
+import { StateError } from './errors.js';
 import type { BerthConfig } from './config/index.js';
+import { DEFAULT_CONCURRENCY } from './config/schema.js';
+import type { BackoffPolicy } from './control/backoff.js';
+import { createControlPlane, type ControlPlane } from './control/control-plane.js';
+import { createDispatcher, type Dispatcher } from './control/dispatcher.js';
+import { createEffects, type Effects } from './control/effects.js';
 import { createDockerEngine } from './engine/docker-engine.js';
 import type { ContainerEngine } from './engine/types.js';
 import { createHookRunner } from './hooks/runner.js';
-import type { HookRunner } from './hooks/types.js';
 import type { Logger } from './log.js';
-import { createReconciler } from './reconciler/index.js';
-import type { Reconciler } from './reconciler/types.js';
-import { createSourceFromConfig, repoDir } from './source/index.js';
+import { createNotifier } from './notify/notifier.js';
+import { resolveNotifySecrets } from './notify/schema.js';
+import { createReconciler, type Reconciler } from './reconciler/reconciler.js';
+import { closeAllUnfinished } from './reconciler/record.js';
+import type { ReconcilerDeps } from './reconciler/types.js';
+import type { Metrics } from './server/metrics.js';
+import { createSourceFromConfig, sourceRootOf, trackedRefOf } from './source/index.js';
 import type { StackSource } from './source/types.js';
 import { createStackFolders } from './state/folders.js';
+import type { DataDirLock } from './state/lock.js';
 import { openStateStore } from './state/store.js';
 import type { StackFolders, StateStore } from './state/types.js';
 
@@ -28,59 +38,144 @@ export interface App {
   source: StackSource;
   store: StateStore;
   folders: StackFolders;
-  hooks: HookRunner;
   reconciler: Reconciler;
-  /** Releases the Docker connection and the database; safe to call twice. */
-  close(): Promise<void>;
+  dispatcher: Dispatcher;
+  effects: Effects;
+  /** Every action goes through it. */
+  control: ControlPlane;
+  /**
+   * Stops taking work (running requests get `graceMs`), sends what notifications are left,
+   * releases Docker and the database. The caller releases the lock. Safe to call twice.
+   */
+  close(options?: { graceMs?: number }): Promise<{ aborted: number }>;
 }
 
 export interface AppOptions {
   logger: Logger;
+  /** The data dir's lock, held by the caller for the app's lifetime. */
+  lock: DataDirLock;
   clock?: Clock;
+  metrics?: Metrics;
+  /** The HTTP client of notifications; the global fetch by default. */
+  fetch?: typeof fetch;
+  backoff?: BackoffPolicy;
+  /** A retry is due (the daemon syncs again). */
+  onRetryDue?: () => void;
 }
 
 /** Where the stacks are read from: the local source folder, or the git checkout in dataDir/repo. */
 export function sourceRoot(config: BerthConfig): string {
-  return config.source.kind === 'local' ? config.source.path : repoDir(config.dataDir);
+  return sourceRootOf(config.source, config.dataDir);
 }
 
-/** Builds every adapter from the config and hands them to the reconciler. */
-export function createApp(config: BerthConfig, options: AppOptions): App {
-  const logger = options.logger;
+/** Builds every adapter from the config, the reconciler, the dispatcher and the control plane. */
+export async function createApp(config: BerthConfig, options: AppOptions): Promise<App> {
+  if (path.resolve(options.lock.dataDir) !== path.resolve(config.dataDir)) {
+    throw new Error(`the lock held is for ${options.lock.dataDir}, not ${config.dataDir}`);
+  }
+  const { logger } = options;
   const clock = options.clock ?? systemClock;
-  mkdirSync(config.dataDir, { recursive: true });
-
-  const source = createSourceFromConfig(config, logger);
-  const engine = createDockerEngine({ logger });
-  const store = openStateStore(path.join(config.dataDir, 'berth.db'), { clock });
-  const folders = createStackFolders(config.dataDir);
-  const hooks = createHookRunner({ logger });
-  const reconciler = createReconciler({
-    source,
-    engine,
-    store,
-    folders,
-    hooks,
+  const baseDir = config.file === undefined ? undefined : path.dirname(config.file);
+  const targets = await resolveNotifySecrets(config.notify ?? [], { baseDir, file: config.file });
+  const deps: ReconcilerDeps = {
+    source: createSourceFromConfig(config, logger),
+    engine: createDockerEngine({ logger }),
+    store: openStateStore(path.join(config.dataDir, 'berth.db'), { clock }),
+    folders: createStackFolders(config.dataDir),
+    hooks: createHookRunner({ logger }),
     clock,
     logger,
-    settings: {
-      paths: config.source.paths,
-      defaults: config.defaults,
-      prune: config.prune,
+    stagingDir: path.join(config.dataDir, 'staging'),
+    settings: { paths: config.source.paths, defaults: config.defaults, prune: config.prune },
+  };
+  const reconciler = createReconciler(deps);
+  const notifier = createNotifier({
+    targets,
+    logger,
+    fetch: options.fetch,
+    now: () => clock.now(),
+  });
+  const effects = createEffects({
+    store: deps.store,
+    clock,
+    logger,
+    notifier,
+    metrics: options.metrics,
+    backoff: options.backoff,
+    onRetryDue: options.onRetryDue,
+  });
+  const dispatcher = createDispatcher({
+    reconciler,
+    store: deps.store,
+    clock,
+    logger,
+    concurrency: config.concurrency ?? DEFAULT_CONCURRENCY,
+    onOutcome: (event) => effects.outcome(event),
+    onStart: (request) => {
+      const work = request.work;
+      if (work.kind === 'apply' && work.entry.version !== undefined) {
+        effects.attempting(request.stack, work.entry.version);
+      }
     },
   });
-
-  let closed = false;
+  const control = createControlPlane({
+    reconciler,
+    dispatcher,
+    effects,
+    store: deps.store,
+    clock,
+    logger,
+    trackedRef: () => trackedRefOf(config.source),
+  });
+  let closing: Promise<{ aborted: number }> | undefined;
+  async function close(closeOptions: { graceMs?: number } = {}): Promise<{ aborted: number }> {
+    const stopped = await control.stop(closeOptions);
+    // Whatever did not reach an end is recorded as such, never left RUNNING.
+    closeAllUnfinished({ store: deps.store, clock });
+    await effects.flush();
+    try {
+      await deps.engine.close();
+    } finally {
+      deps.store.close();
+    }
+    return stopped;
+  }
   return {
     config,
     logger,
     clock,
-    engine,
-    source,
-    store,
-    folders,
-    hooks,
+    engine: deps.engine,
+    source: deps.source,
+    store: deps.store,
+    folders: deps.folders,
     reconciler,
+    dispatcher,
+    effects,
+    control,
+    close: (closeOptions) => (closing ??= close(closeOptions)),
+  };
+}
+
+/** What read-only commands (status, history, diff) need: they never take the lock. */
+export interface Reader {
+  config: BerthConfig;
+  engine: ContainerEngine;
+  source: StackSource;
+  store: StateStore;
+  folders: StackFolders;
+  close(): Promise<void>;
+}
+
+export function openReader(config: BerthConfig, options: { logger: Logger }): Reader {
+  const engine = createDockerEngine({ logger: options.logger });
+  const store = openReadOnlyStore(path.join(config.dataDir, 'berth.db'));
+  let closed = false;
+  return {
+    config,
+    engine,
+    source: createSourceFromConfig(config, options.logger),
+    store,
+    folders: createStackFolders(config.dataDir),
     async close() {
       if (closed) return;
       closed = true;
@@ -91,4 +186,14 @@ export function createApp(config: BerthConfig, options: AppOptions): App {
       }
     },
   };
+}
+
+/** The state as it is; a data dir no writer has set up yet reads as holding no stacks. */
+function openReadOnlyStore(file: string): StateStore {
+  try {
+    return openStateStore(file, { readonly: true });
+  } catch (err) {
+    if (err instanceof StateError && err.reason === 'NoState') return openStateStore(':memory:');
+    throw err;
+  }
 }

@@ -1,6 +1,7 @@
 import { loadConfig, type BerthConfig } from '../config/index.js';
 import { createLogger, type Logger } from '../log.js';
-import type { App } from '../main.js';
+import type { Reader } from '../main.js';
+import type { Trigger } from '../reconciler/types.js';
 import { createOutput, type Output } from './output.js';
 
 /** Options every command takes. */
@@ -16,15 +17,17 @@ export interface CliIo {
   env?: NodeJS.ProcessEnv;
 }
 
-/** What a command gets: output, a logger, and lazy access to the config and the app. */
+/** What a command gets: output, a logger, and lazy access to the config and the state. */
 export interface CliContext {
   out: Output;
   logger: Logger;
   options: CommonOptions;
   env: NodeJS.ProcessEnv;
   loadConfig(): Promise<BerthConfig>;
-  /** Builds the app once; closed when the command ends. */
-  openApp(): Promise<App>;
+  /** The state read-only, Docker and the checkout as they are; closed when the command ends. */
+  openReader(): Promise<Reader>;
+  /** Who asked, as deployments and conditions record it: the CLI and the local user. */
+  trigger(): Trigger;
   close(): Promise<void>;
 }
 
@@ -42,7 +45,7 @@ export function createCliContext(options: CommonOptions, io: CliIo = {}): CliCon
     destination: io.stderr,
   });
   let config: Promise<BerthConfig> | undefined;
-  let app: App | undefined;
+  let reader: Reader | undefined;
 
   function load(): Promise<BerthConfig> {
     config ??= loadConfig({ file: options.config, env });
@@ -55,16 +58,20 @@ export function createCliContext(options: CommonOptions, io: CliIo = {}): CliCon
     options,
     env,
     loadConfig: load,
-    async openApp() {
-      if (app !== undefined) return app;
+    async openReader() {
+      if (reader !== undefined) return reader;
       // Loaded on first use: commands that fail on their arguments or config never pay for it.
-      const { createApp } = await import('../main.js');
-      app = createApp(await load(), { logger });
-      return app;
+      const { openReader } = await import('../main.js');
+      reader = openReader(await load(), { logger });
+      return reader;
+    },
+    trigger() {
+      const user = env.USER ?? env.LOGNAME;
+      return { by: user === undefined || user === '' ? 'cli' : `cli:${user}` };
     },
     async close() {
       out.endProgress();
-      await app?.close();
+      await reader?.close();
     },
   };
 }

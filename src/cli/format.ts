@@ -92,28 +92,4 @@ export function formatError(err: unknown): string {
   return lines.join('\n');
 }
 
-export interface ErrorJson {
-  name: string;
-  reason?: string;
-  message: string;
-  place?: ErrorPlace;
-  problems?: string[];
-}
-
-/** The JSON form of an error for `--json` output. */
-export function errorToJson(err: unknown): ErrorJson {
-  if (err instanceof ConfigError) {
-    return {
-      name: err.name,
-      reason: err.reason,
-      message: describeError(err),
-      place: err.place,
-      problems: err.problems,
-    };
-  }
-  if (err instanceof BerthError) {
-    return { name: err.name, reason: err.reason, message: describeError(err), place: err.place };
-  }
-  if (err instanceof Error) return { name: err.name, message: describeError(err) };
-  return { name: 'Error', message: describeError(err) };
-}
+export { errorToJson, type ErrorJson } from '../control/protocol.js';

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { parseDuration } from '../duration.js';
 import { createCliContext, type CliContext, type CliIo, type CommonOptions } from './context.js';
 import { EXIT, exitCodeFor, type ExitCode } from './exit-codes.js';
 import { createOutput } from './output.js';
@@ -64,6 +65,9 @@ function buildProgram(execute: Execute, io: CliIo): Command {
         'invalid; status: a stack is BROKEN or unhealthy; or Docker, git or the state failed);',
         '2 usage or configuration error.',
         'reconcile --once runs one pass; reconcile without --once runs the daemon.',
+        'One berth process writes a data dir at a time: with a daemon running, commands that',
+        'change something are sent to it over its control socket; otherwise they wait (--wait)',
+        'for the data dir and exit 2 naming the process that holds it.',
         'Logs go to stderr at level warn unless --log-level or BERTH_LOG_LEVEL say otherwise.',
       ].join('\n'),
     )
@@ -87,25 +91,48 @@ function buildProgram(execute: Execute, io: CliIo): Command {
       .exitOverride();
   }
 
-  command('reconcile', 'sync the source and deploy changed stacks')
+  /** Commands that change a data dir: one writer at a time (see src/cli/writer.ts). */
+  function writer(name: string, description: string): Command {
+    return command(name, description).option(
+      '--wait <duration>',
+      'how long to wait while another berth command holds the data dir (default 10s)',
+      parseWait,
+    );
+  }
+
+  writer('reconcile', 'sync the source and deploy changed stacks')
     .option('--once', 'run one pass and exit')
-    .option('--dry-run', 'print the plan and change nothing')
+    .option('--dry-run', 'print the plan and change nothing (one pass)')
     .option('--stack <name...>', 'only these stacks')
     .action(
-      async (options: CommonOptions & { once?: boolean; dryRun?: boolean; stack?: string[] }) =>
+      async (
+        options: CommonOptions & {
+          once?: boolean;
+          dryRun?: boolean;
+          stack?: string[];
+          wait?: number;
+        },
+      ) =>
         execute(options, async (ctx) => {
           // Plain `reconcile` is the continuous reconciler; --dry-run and --stack are one-pass.
           if (options.once !== true && options.dryRun !== true && options.stack === undefined) {
             ctx.out.note('reconcile without --once runs the daemon (berth daemon)');
-            return (await import('./commands/daemon.js')).daemonCommand(ctx);
+            return (await import('./commands/daemon.js')).daemonCommand(ctx, {
+              waitMs: options.wait,
+            });
           }
-          return (await import('./commands/reconcile.js')).reconcileCommand(ctx, options);
+          return (await import('./commands/reconcile.js')).reconcileCommand(ctx, {
+            ...options,
+            waitMs: options.wait,
+          });
         }),
     );
 
-  command('daemon', 'reconcile continuously: schedule, webhooks, API, file watch').action(
-    async (options: CommonOptions) =>
-      execute(options, async (ctx) => (await import('./commands/daemon.js')).daemonCommand(ctx)),
+  writer('daemon', 'reconcile continuously: schedule, webhooks, API, file watch').action(
+    async (options: CommonOptions & { wait?: number }) =>
+      execute(options, async (ctx) =>
+        (await import('./commands/daemon.js')).daemonCommand(ctx, { waitMs: options.wait }),
+      ),
   );
 
   command('status', 'show every stack: state, versions, health, last deployment').action(
@@ -123,22 +150,35 @@ function buildProgram(execute: Execute, io: CliIo): Command {
       ),
     );
 
-  command('rollback', 'deploy the last good version (or --to an earlier one) again')
+  writer(
+    'rollback',
+    'deploy the last good version (or --to an earlier one) again; the version rolled away from is marked bad',
+  )
     .argument('<stack>', 'stack name')
     .option('--to <version>', 'a version from the stack’s history')
-    .action(async (stack: string, options: CommonOptions & { to?: string }) =>
+    .action(async (stack: string, options: CommonOptions & { to?: string; wait?: number }) =>
       execute(options, async (ctx) =>
-        (await import('./commands/rollback.js')).rollbackCommand(ctx, stack, options),
+        (await import('./commands/rollback.js')).rollbackCommand(ctx, stack, {
+          ...options,
+          waitMs: options.wait,
+        }),
       ),
     );
 
-  command('unmark', 'clear bad marks so a version may be deployed again')
+  writer('unmark', 'clear bad marks so a version may be deployed again')
     .argument('<stack>', 'stack name')
     .argument('[version]', 'version (or unique prefix); all of the stack’s marks when omitted')
-    .action(async (stack: string, version: string | undefined, options: CommonOptions) =>
-      execute(options, async (ctx) =>
-        (await import('./commands/unmark.js')).unmarkCommand(ctx, stack, version),
-      ),
+    .action(
+      async (
+        stack: string,
+        version: string | undefined,
+        options: CommonOptions & { wait?: number },
+      ) =>
+        execute(options, async (ctx) =>
+          (await import('./commands/unmark.js')).unmarkCommand(ctx, stack, version, {
+            waitMs: options.wait,
+          }),
+        ),
     );
 
   command('validate', 'check every stack and settings file without touching Docker')
@@ -149,10 +189,12 @@ function buildProgram(execute: Execute, io: CliIo): Command {
       ),
     );
 
-  command('down', 'bring a stack down (volumes kept)')
+  writer('down', 'bring a stack down (volumes kept)')
     .argument('<stack>', 'stack name')
-    .action(async (stack: string, options: CommonOptions) =>
-      execute(options, async (ctx) => (await import('./commands/down.js')).downCommand(ctx, stack)),
+    .action(async (stack: string, options: CommonOptions & { wait?: number }) =>
+      execute(options, async (ctx) =>
+        (await import('./commands/down.js')).downCommand(ctx, stack, { waitMs: options.wait }),
+      ),
     );
 
   command('diff', 'show what differs between the checkout and what runs')
@@ -161,23 +203,31 @@ function buildProgram(execute: Execute, io: CliIo): Command {
       execute(options, async (ctx) => (await import('./commands/diff.js')).diffCommand(ctx, stack)),
     );
 
-  command('suspend', 'stop reconciling a stack; changes made by hand are left alone')
+  writer('suspend', 'stop reconciling a stack; changes made by hand are left alone')
     .argument('<stack>', 'stack name')
-    .action(async (stack: string, options: CommonOptions) =>
+    .action(async (stack: string, options: CommonOptions & { wait?: number }) =>
       execute(options, async (ctx) =>
-        (await import('./commands/suspend.js')).suspendCommand(ctx, stack),
+        (await import('./commands/suspend.js')).suspendCommand(ctx, stack, {
+          waitMs: options.wait,
+        }),
       ),
     );
 
-  command('resume', 'reconcile a suspended stack again from the next pass on')
+  writer('resume', 'reconcile a suspended stack again from the next pass on')
     .argument('<stack>', 'stack name')
-    .action(async (stack: string, options: CommonOptions) =>
+    .action(async (stack: string, options: CommonOptions & { wait?: number }) =>
       execute(options, async (ctx) =>
-        (await import('./commands/resume.js')).resumeCommand(ctx, stack),
+        (await import('./commands/resume.js')).resumeCommand(ctx, stack, { waitMs: options.wait }),
       ),
     );
 
   return program;
+}
+
+function parseWait(value: string): number {
+  const ms = parseDuration(value);
+  if (ms === undefined) throw new InvalidArgumentError('expected a duration like 30s or 2m');
+  return ms;
 }
 
 function parseCount(value: string): number {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ComposeError } from '../errors.js';
+import type { Reason } from '../reasons.js';
 
 /**
  * The raw shape of a compose file, after interpolation (so numbers and booleans may arrive as
@@ -358,7 +359,7 @@ export function parseRaw<T extends z.ZodType>(
   const base = where.prefix === undefined ? [] : [where.prefix];
   let field: string;
   let message: string;
-  let reason = 'ComposeFieldInvalid';
+  let reason: Reason = 'ComposeFieldInvalid';
   if (issue.code === 'unrecognized_keys') {
     field = fieldPath([...base, ...issue.path, issue.keys[0] ?? '']);
     message = 'unsupported field';

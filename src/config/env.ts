@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import YAML from 'yaml';
+import { SOURCE_KINDS } from '../source/registry.js';
 import { ConfigFile, isObject } from './schema.js';
 
 /**
@@ -11,35 +12,46 @@ import { ConfigFile, isObject } from './schema.js';
  */
 export const ENV_PREFIX = 'BERTH_';
 
-/** Short names for the keys people set most. */
+/** Short names for the keys people set most; each source kind brings its own (BERTH_GIT_URL). */
 export const ENV_ALIASES: Readonly<Record<string, readonly string[]>> = {
-  BERTH_GIT_URL: ['source', 'git', 'url'],
-  BERTH_GIT_BRANCH: ['source', 'git', 'branch'],
-  BERTH_GIT_TAG: ['source', 'git', 'tag'],
-  BERTH_GIT_TOKEN: ['source', 'git', 'auth', 'token'],
-  BERTH_GIT_TOKEN_FILE: ['source', 'git', 'auth', 'tokenFile'],
-  BERTH_GIT_SSH_KEY_FILE: ['source', 'git', 'auth', 'sshKeyFile'],
   BERTH_DATA_DIR: ['dataDir'],
-  BERTH_SOURCE_PATH: ['source', 'path'],
   BERTH_LOG_LEVEL: ['log', 'level'],
+  ...Object.fromEntries(
+    SOURCE_KINDS.flatMap((kind) =>
+      Object.entries(kind.env?.aliases ?? {}).map(([name, keys]) => [
+        name,
+        ['source', kind.configKey, ...keys],
+      ]),
+    ),
+  ),
 };
 
 /** Variables with a BERTH_ name that are not config keys (read elsewhere). */
 const NOT_KEYS = new Set(['BERTH_CONFIG']);
+
+interface Exclusion {
+  when: readonly string[];
+  drop: readonly string[];
+}
 
 /**
  * Keys that exclude each other. When env sets `when` but nothing under `drop`, the file's
  * `drop` is removed, so `BERTH_GIT_URL` switches a `source.path` config to git and
  * `BERTH_GIT_TOKEN` replaces a `tokenFile`.
  */
-const EXCLUSIVE: ReadonlyArray<{ when: readonly string[]; drop: readonly string[] }> = [
-  { when: ['source', 'git', 'url'], drop: ['source', 'path'] },
-  { when: ['source', 'path'], drop: ['source', 'git'] },
-  { when: ['source', 'git', 'branch'], drop: ['source', 'git', 'tag'] },
-  { when: ['source', 'git', 'tag'], drop: ['source', 'git', 'branch'] },
-  { when: ['source', 'git', 'auth', 'token'], drop: ['source', 'git', 'auth', 'tokenFile'] },
-  { when: ['source', 'git', 'auth', 'tokenFile'], drop: ['source', 'git', 'auth', 'token'] },
-];
+const EXCLUSIVE: readonly Exclusion[] = SOURCE_KINDS.flatMap((kind): Exclusion[] => {
+  const at = (keys: readonly string[]): string[] => ['source', kind.configKey, ...keys];
+  const selects = kind.env?.selects;
+  const switches =
+    selects === undefined
+      ? []
+      : SOURCE_KINDS.filter((other) => other.configKey !== kind.configKey).map((other) => ({
+          when: at(selects),
+          drop: ['source', other.configKey],
+        }));
+  const own = (kind.env?.exclusive ?? []).map((e) => ({ when: at(e.when), drop: at(e.drop) }));
+  return [...switches, ...own];
+});
 
 export interface EnvOverride {
   variable: string;

@@ -1,10 +1,16 @@
-import { constants as fsConstants } from 'node:fs';
-import { access, readFile, stat } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import YAML, { LineCounter, isNode, type Document } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import {
+  kindsSetIn,
+  sourceSettings,
+  type AnySourceKind,
+  type SourceSettings,
+} from '../source/registry.js';
+import type { SourceConfigContext } from '../source/types.js';
 import { DEFAULT_CANARY, type SettingsDefaults } from '../stack/types.js';
 import { applyEnvOverrides, readEnvOverrides, type EnvOverride } from './env.js';
 import type { NotifyConfig } from '../notify/schema.js';
@@ -14,31 +20,8 @@ import { ConfigFile, crossCheck, isObject, type ConfigProblem, type LogLevel } f
 /** The file looked for in the working directory when none is named. */
 export const DEFAULT_CONFIG_FILE = 'berth.yaml';
 
-/** Username sent with a token when none is configured; GitHub, Gitea and GitLab accept it. */
-export const DEFAULT_TOKEN_USERNAME = 'x-access-token';
-
-export interface GitAuth {
-  username?: string;
-  /** The token itself, also when it was read from `tokenFile`. */
-  token?: string;
-  sshKeyFile?: string;
-  knownHostsFile?: string;
-}
-
-export interface GitSettings {
-  url: string;
-  /** Set unless `tag` is: the branch followed (default main). */
-  branch?: string;
-  /** A glob over tag names: the newest matching semver tag is followed. */
-  tag?: string;
-  /** 0 = full history. */
-  depth: number;
-  auth?: GitAuth;
-}
-
-export type SourceSettings =
-  | { kind: 'git'; git: GitSettings; paths: string[] }
-  | { kind: 'local'; path: string; paths: string[] };
+export { DEFAULT_TOKEN_USERNAME, type GitAuth, type GitSettings } from '../source/git/index.js';
+export type { SourceSettings };
 
 /** The loaded configuration: absolute paths, durations in ms, secrets read from their files. */
 export interface BerthConfig {
@@ -118,8 +101,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Berth
 
   const resolve = (keyPath: string[], value: string): string =>
     resolvePath(value, fromEnvVariable(keyPath, origins) ? cwd : file ? path.dirname(file) : cwd);
-  const files = await checkFiles(merged, resolve);
-  problems.push(...files.problems.map(describe));
+  problems.push(...(await checkSourceKinds(merged, resolve)).map(describe));
 
   if (problems.length > 0 || !result.success) {
     throw new ConfigError(
@@ -128,7 +110,8 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Berth
       { file },
     );
   }
-  const config = normalize(result.data, file, resolve, files.token);
+  const source = await normalizeSource(result.data.source, resolve);
+  const config = normalize(result.data, file, resolve, source);
   // Only keys that were given, so configs of the one-shot commands stay as they were.
   if (merged.schedule !== undefined) config.schedule = result.data.schedule;
   if (merged.concurrency !== undefined) config.concurrency = result.data.concurrency;
@@ -141,39 +124,11 @@ function normalize(
   data: ConfigFile,
   file: string | undefined,
   resolve: (keyPath: string[], value: string) => string,
-  token: string | undefined,
+  source: SourceSettings,
 ): BerthConfig {
-  const { source, defaults } = data;
-  let settings: SourceSettings;
-  if (source.git) {
-    const { url, branch, tag, depth, auth } = source.git;
-    const gitAuth: GitAuth = {};
-    const secret = auth?.token ?? token;
-    if (secret !== undefined) {
-      gitAuth.token = secret;
-      gitAuth.username = auth?.username ?? DEFAULT_TOKEN_USERNAME;
-    } else if (auth?.username !== undefined) gitAuth.username = auth.username;
-    if (auth?.sshKeyFile !== undefined)
-      gitAuth.sshKeyFile = resolve(['source', 'git', 'auth', 'sshKeyFile'], auth.sshKeyFile);
-    if (auth?.knownHostsFile !== undefined)
-      gitAuth.knownHostsFile = resolve(
-        ['source', 'git', 'auth', 'knownHostsFile'],
-        auth.knownHostsFile,
-      );
-    const git: GitSettings = { url, depth };
-    if (tag !== undefined) git.tag = tag;
-    else git.branch = branch ?? 'main';
-    if (Object.keys(gitAuth).length > 0) git.auth = gitAuth;
-    settings = { kind: 'git', git, paths: source.paths };
-  } else {
-    settings = {
-      kind: 'local',
-      path: resolve(['source', 'path'], source.path ?? '.'),
-      paths: source.paths,
-    };
-  }
+  const { defaults } = data;
   const config: BerthConfig = {
-    source: settings,
+    source,
     dataDir: resolve(['dataDir'], data.dataDir),
     defaults: {
       deploy: defaults.deploy,
@@ -201,44 +156,44 @@ function normalize(
   return config;
 }
 
-/** Reads `tokenFile` and checks that the other files and folders named exist. */
-async function checkFiles(
+/** The `source:` section: the one kind it sets, normalized by the kind. */
+async function normalizeSource(
+  source: ConfigFile['source'],
+  resolve: (keyPath: string[], value: string) => string,
+): Promise<SourceSettings> {
+  const section: Record<string, unknown> = source;
+  const [kind] = kindsSetIn(section);
+  // crossCheck refused a config without exactly one kind before this runs.
+  if (kind === undefined) throw new Error('no source kind set');
+  const settings = await kind.normalize(section[kind.configKey], kindContext(kind, resolve));
+  return sourceSettings(kind, settings, source.paths);
+}
+
+/** Each set kind's own checks (rules across its keys, files it names), on the raw input. */
+async function checkSourceKinds(
   merged: Record<string, unknown>,
   resolve: (keyPath: string[], value: string) => string,
-): Promise<{ problems: ConfigProblem[]; token?: string }> {
-  const problems: ConfigProblem[] = [];
+): Promise<ConfigProblem[]> {
   const source = isObject(merged.source) ? merged.source : {};
-  const auth = isObject(source.git) && isObject(source.git.auth) ? source.git.auth : {};
-  let token: string | undefined;
+  const problems: ConfigProblem[] = [];
+  for (const kind of kindsSetIn(source)) {
+    const found = (await kind.check?.(source[kind.configKey], kindContext(kind, resolve))) ?? [];
+    for (const problem of found)
+      problems.push({
+        path: ['source', kind.configKey, ...problem.path],
+        message: problem.message,
+      });
+  }
+  return problems;
+}
 
-  const keyPath = ['source', 'git', 'auth', 'tokenFile'];
-  if (typeof auth.tokenFile === 'string' && auth.tokenFile !== '') {
-    const tokenFile = resolve(keyPath, auth.tokenFile);
-    try {
-      token = (await readFile(tokenFile, 'utf8')).replace(/[\r\n]+$/, '');
-      if (token === '') problems.push({ path: keyPath, message: `${tokenFile} is empty` });
-    } catch (err) {
-      problems.push({ path: keyPath, message: `cannot read ${tokenFile} (${errorCode(err)})` });
-    }
-  }
-  for (const key of ['sshKeyFile', 'knownHostsFile']) {
-    const value = auth[key];
-    if (typeof value !== 'string' || value === '') continue;
-    const at = ['source', 'git', 'auth', key];
-    const target = resolve(at, value);
-    await access(target, fsConstants.R_OK).catch((err: unknown) => {
-      problems.push({ path: at, message: `cannot read ${target} (${errorCode(err)})` });
-    });
-  }
-  if (typeof source.path === 'string' && source.path !== '') {
-    const at = ['source', 'path'];
-    const folder = resolve(at, source.path);
-    const info = await stat(folder).catch((err: unknown) => errorCode(err));
-    if (typeof info === 'string')
-      problems.push({ path: at, message: `cannot read ${folder} (${info})` });
-    else if (!info.isDirectory()) problems.push({ path: at, message: `${folder} is not a folder` });
-  }
-  return token === undefined ? { problems } : { problems, token };
+function kindContext(
+  kind: AnySourceKind,
+  resolve: (keyPath: string[], value: string) => string,
+): SourceConfigContext {
+  return {
+    resolvePath: (keyPath, value) => resolve(['source', kind.configKey, ...keyPath], value),
+  };
 }
 
 function issueProblems(issues: readonly z.core.$ZodIssue[]): ConfigProblem[] {
@@ -315,9 +270,4 @@ function nonEmpty(value: string | undefined): string | undefined {
 
 function firstLine(text: string): string {
   return text.split('\n')[0] ?? text;
-}
-
-function errorCode(err: unknown): string {
-  if (err instanceof Error) return (err as NodeJS.ErrnoException).code ?? err.message;
-  return String(err);
 }

@@ -4,6 +4,7 @@ import { parseDuration } from '../duration.js';
 import { NotifyConfig } from '../notify/schema.js';
 import { ServerConfig } from '../server/schema.js';
 import { CanaryInput } from '../stack/settings.js';
+import { SOURCE_KINDS, kindsSetIn } from '../source/registry.js';
 
 /**
  * The config file as written (YAML), before paths are resolved and secrets read.
@@ -12,6 +13,8 @@ import { CanaryInput } from '../stack/settings.js';
  * Adding a section (server, notify, schedule, ...): define its schema below the existing
  * ones, add it to `ConfigFile`, normalize it in load.ts (`normalize`) and document it in
  * config.example.yaml. Env overrides (`BERTH_<SECTION>__<KEY>`) follow from the schema.
+ * Source kinds are not defined here: each brings its key, schema and checks along
+ * (src/source/registry.ts).
  */
 
 /** "120s", "2m", "1h30m" or a bare number of seconds; parsed to milliseconds. */
@@ -35,39 +38,24 @@ export type LogLevel = z.infer<typeof LogLevel>;
 export const DeployMethodName = z.enum(['blind', 'simple', 'blue-green', 'canary']);
 export type DeployMethodName = z.infer<typeof DeployMethodName>;
 
-/** https://, http://, ssh://, file:// or scp-like user@host:path. */
-const GIT_URL = /^(?:(?:https?|ssh|file):\/\/.+|[\w.-]+@[\w.-]+:.+)$/;
-
-export const GitAuthConfig = z.strictObject({
-  /** Defaults to x-access-token when a token is given (GitHub, Gitea and GitLab accept it). */
-  username: z.string().min(1).optional(),
-  token: z.string().min(1).optional(),
-  tokenFile: z.string().min(1).optional(),
-  sshKeyFile: z.string().min(1).optional(),
-  knownHostsFile: z.string().min(1).optional(),
-});
-export type GitAuthConfig = z.infer<typeof GitAuthConfig>;
-
-export const GitConfig = z.strictObject({
-  url: z
-    .string()
-    .regex(GIT_URL, 'expected an https://, http://, ssh://, file:// or user@host:path url'),
-  branch: z.string().min(1).optional(),
-  /** A glob over tag names; the newest matching semver tag is followed. */
-  tag: z.string().min(1).optional(),
-  depth: z.number().int().min(0).default(1),
-  auth: GitAuthConfig.optional(),
-});
-export type GitConfig = z.infer<typeof GitConfig>;
-
 /** Globs may be given as one string; the normalized config always holds a list. */
 const Globs = z
   .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
   .transform((value) => (typeof value === 'string' ? [value] : value));
 
+type KindKeys = {
+  [K in (typeof SOURCE_KINDS)[number] as K['configKey']]: z.ZodOptional<K['schema']>;
+};
+
+/** One optional key per source kind (source.git, source.path), its schema from the kind. */
+function kindKeys(): KindKeys {
+  return Object.fromEntries(
+    SOURCE_KINDS.map((kind) => [kind.configKey, kind.schema.optional()]),
+  ) as KindKeys;
+}
+
 export const SourceConfig = z.strictObject({
-  git: GitConfig.optional(),
-  path: z.string().min(1).optional(),
+  ...kindKeys(),
   paths: Globs.default(['*']),
 });
 export type SourceConfig = z.infer<typeof SourceConfig>;
@@ -135,16 +123,7 @@ export function crossCheck(input: unknown): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const source = field(input, 'source');
   if (isObject(source)) {
-    const git = field(source, 'git');
-    const hasGit = git !== undefined && git !== null;
-    const hasPath = field(source, 'path') !== undefined;
-    if (hasGit && hasPath)
-      problems.push({
-        path: ['source'],
-        message: 'set either source.git or source.path, not both',
-      });
-    if (!hasGit && !hasPath)
-      problems.push({ path: ['source'], message: 'set one of source.git or source.path' });
+    problems.push(...checkOneKind(source));
     for (const [i, glob] of (asList(field(source, 'paths')) ?? []).entries()) {
       if (typeof glob === 'string' && !isRelativeInside(glob))
         problems.push({
@@ -152,41 +131,28 @@ export function crossCheck(input: unknown): ConfigProblem[] {
           message: 'must be relative to the source root and stay inside it',
         });
     }
-    if (isObject(git)) problems.push(...checkGit(git));
   }
   return problems;
 }
 
-function checkGit(git: Record<string, unknown>): ConfigProblem[] {
-  const problems: ConfigProblem[] = [];
-  const at = (...keys: string[]): string[] => ['source', 'git', ...keys];
-  if (git.branch !== undefined && git.tag !== undefined)
-    problems.push({ path: at('tag'), message: 'branch and tag are mutually exclusive' });
-  const url = typeof git.url === 'string' ? git.url : undefined;
-  if (url !== undefined && /^[a-z]+:\/\/[^/@]*@/i.test(url) && !/^ssh:\/\/[^/:@]+@/i.test(url))
-    problems.push({
-      path: at('url'),
-      message: 'must not contain credentials: use source.git.auth.token or tokenFile',
-    });
-  const auth = git.auth;
-  if (!isObject(auth)) return problems;
-  if (auth.token !== undefined && auth.tokenFile !== undefined)
-    problems.push({
-      path: at('auth', 'tokenFile'),
-      message: 'token and tokenFile are mutually exclusive',
-    });
-  if (url === undefined) return problems;
-  const http = /^https?:\/\//i.test(url);
-  for (const key of ['token', 'tokenFile', 'username'] as const) {
-    if (auth[key] !== undefined && !http)
-      problems.push({ path: at('auth', key), message: 'only used with http(s) urls' });
-  }
-  const ssh = /^ssh:\/\//i.test(url) || !/^[a-z]+:\/\//i.test(url);
-  for (const key of ['sshKeyFile', 'knownHostsFile'] as const) {
-    if (auth[key] !== undefined && !ssh)
-      problems.push({ path: at('auth', key), message: 'only used with ssh urls' });
-  }
-  return problems;
+/** Exactly one kind of source: one of the kinds' keys (source.git, source.path) is set. */
+function checkOneKind(source: Record<string, unknown>): ConfigProblem[] {
+  const keys = (kinds: readonly { configKey: string }[]): string[] =>
+    kinds.map((kind) => `source.${kind.configKey}`);
+  const set = keys(kindsSetIn(source));
+  if (set.length === 0)
+    return [{ path: ['source'], message: `set one of ${orList(keys(SOURCE_KINDS))}` }];
+  if (set.length === 1) return [];
+  const message =
+    set.length === 2 ? `set either ${orList(set)}, not both` : `set only one of ${orList(set)}`;
+  return [{ path: ['source'], message }];
+}
+
+/** "a or b", "a, b or c". */
+function orList(items: readonly string[]): string {
+  return items.length <= 1
+    ? items.join('')
+    : `${items.slice(0, -1).join(', ')} or ${items[items.length - 1]}`;
 }
 
 function isRelativeInside(glob: string): boolean {

@@ -1,20 +1,15 @@
 import type Docker from 'dockerode';
 import type { ComposeProject, DependsOnConfig, ServiceConfig } from '../compose/types.js';
-
-export { dependencyLevels, referencedServices, serviceDependencies };
-import {
-  dependencyLevels,
-  referencedServices,
-  serviceDependencies,
-} from '../compose/dependencies.js';
+import { referencedServices } from '../compose/dependencies.js';
 import { EngineError } from '../errors.js';
 import type { Logger } from '../log.js';
 import {
   computeContainerPlan,
   type ContainerPlanEntry,
   type DesiredService,
-} from '../plan/container-plan.js';
-import { engineError, isNotFound, statusOf } from './docker-errors.js';
+} from './container-plan.js';
+import { ACTIVE_STATES, startContainer, stopAndRemoveContainer } from './containers.js';
+import { engineError, isNotFound } from './docker-errors.js';
 import { openEvents, type EventFeed } from './events.js';
 import { createServiceContainer } from './create.js';
 import { serviceConfigHash } from './hash.js';
@@ -24,6 +19,7 @@ import { containerLabels, containerName, imageRef } from './naming.js';
 import { emptyProject, groupByProject, listProject } from './observe.js';
 import { ensureResources } from './resources.js';
 import { settleAll } from './settle.js';
+import { projectGraph, walkServices } from './walk.js';
 import type {
   ApplyOptions,
   ApplyResult,
@@ -32,6 +28,13 @@ import type {
   ObservedProject,
   PlanOptions,
 } from './types.js';
+
+// Kept here for callers that know them from the engine.
+export {
+  dependencyLevels,
+  referencedServices,
+  serviceDependencies,
+} from '../compose/dependencies.js';
 
 /**
  * The container plan apply executes: desired services (hash, image, replicas) against one
@@ -196,7 +199,7 @@ export async function applyProject(
     (s) => project.services[s] !== undefined,
   );
   const selectedSet = new Set(selected);
-  const levels = dependencyLevels(project);
+  const graph = projectGraph(project);
   const dependencyTimeoutMs = options.dependencyTimeoutMs ?? 120_000;
   const extraLabels = options.labels ?? {};
 
@@ -249,32 +252,16 @@ export async function applyProject(
   let feed: Promise<EventFeed> | undefined;
   const getFeed = (): Promise<EventFeed> => (feed ??= openEvents(docker, stack));
 
-  async function stopAndRemove(container: ObservedContainer, t: number | undefined): Promise<void> {
-    const place = { stack, service: container.service };
-    const handle = docker.getContainer(container.id);
-    progress?.({ step: 'stop', subject: container.name });
-    try {
-      if (
-        container.state === 'running' ||
-        container.state === 'restarting' ||
-        container.state === 'paused'
-      ) {
-        await handle.stop(t === undefined ? {} : { t });
-      }
-    } catch (err) {
-      const status = statusOf(err);
-      if (status !== 304 && status !== 404) {
-        throw engineError('ContainerStopFailed', `cannot stop ${container.name}`, err, place);
-      }
-    }
-    progress?.({ step: 'remove', subject: container.name });
-    try {
-      await handle.remove({ force: true });
-    } catch (err) {
-      if (!isNotFound(err)) {
-        throw engineError('ContainerRemoveFailed', `cannot remove ${container.name}`, err, place);
-      }
-    }
+  function stopAndRemove(container: ObservedContainer, t: number | undefined): Promise<void> {
+    return stopAndRemoveContainer(
+      docker,
+      { id: container.id, name: container.name, place: { stack, service: container.service } },
+      {
+        stop: ACTIVE_STATES.has(container.state),
+        ...(t === undefined ? {} : { timeoutSeconds: t }),
+        onStep: (step) => progress?.({ step, subject: container.name }),
+      },
+    );
   }
 
   function create(service: ServiceConfig, number: number): Promise<Docker.Container> {
@@ -342,17 +329,15 @@ export async function applyProject(
       case 'unchanged': {
         const id = entry.container?.id;
         if (id === undefined) return undefined;
-        try {
-          if (entry.start === true) {
-            progress?.({ step: 'start', subject: entry.subject });
-            await docker.getContainer(id).start();
-          } else if (entry.restart === true) {
-            progress?.({ step: 'start', subject: entry.subject, detail: 'restart' });
-            const t = stopSeconds(service);
+        if (entry.start === true) {
+          progress?.({ step: 'start', subject: entry.subject });
+          await startContainer(docker, { id, name: entry.subject, place });
+        } else if (entry.restart === true) {
+          progress?.({ step: 'start', subject: entry.subject, detail: 'restart' });
+          const t = stopSeconds(service);
+          try {
             await docker.getContainer(id).restart(t === undefined ? {} : { t });
-          }
-        } catch (err) {
-          if (statusOf(err) !== 304) {
+          } catch (err) {
             throw engineError('ContainerStartFailed', `cannot start ${entry.subject}`, err, place);
           }
         }
@@ -365,7 +350,8 @@ export async function applyProject(
 
   const precreated = new Map<string, Promise<Docker.Container>>();
 
-  const outcomes = new Map<string, Promise<ServiceOutcome>>();
+  /** Outcomes of the services converged so far; the walk converges dependencies first. */
+  const outcomes = new Map<string, ServiceOutcome>();
   const dependencyWaits = new Map<string, Promise<void>>();
   async function awaitDependency(
     service: ServiceConfig,
@@ -384,12 +370,11 @@ export async function applyProject(
       );
     }
     if (depService.replicas === 0) return;
-    const outcome = await (outcomes.get(depName) ??
-      Promise.resolve<ServiceOutcome>({
-        containerIds: (observed.services[depName]?.containers ?? []).map((c) => c.id),
-        untouched: true,
-        observed: observed.services[depName]?.containers ?? [],
-      }));
+    const outcome = outcomes.get(depName) ?? {
+      containerIds: (observed.services[depName]?.containers ?? []).map((c) => c.id),
+      untouched: true,
+      observed: observed.services[depName]?.containers ?? [],
+    };
     if (outcome.untouched && conditionHolds(outcome.observed, dep)) return;
     if (outcome.containerIds.length === 0) {
       if (!dep.required) return;
@@ -441,13 +426,6 @@ export async function applyProject(
   }
 
   async function convergeService(service: ServiceConfig): Promise<ServiceOutcome> {
-    const deps = serviceDependencies(service);
-    await Promise.all(
-      deps.flatMap((d) => {
-        const outcome = outcomes.get(d);
-        return outcome === undefined ? [] : [outcome];
-      }),
-    );
     await Promise.all(
       Object.entries(service.dependsOn).map(([depName, dep]) =>
         awaitDependency(service, depName, dep),
@@ -485,24 +463,28 @@ export async function applyProject(
       precreated.set(entry.subject, pending);
     }
 
-    for (const level of levels) {
-      for (const name of level) {
-        if (!selectedSet.has(name)) continue;
-        outcomes.set(name, convergeService(project.services[name]!));
-      }
-    }
     // Let every started operation finish before reporting, so nothing runs on after apply
     // returns; report the failure that came first, not a sibling's abort it caused.
     let firstError: { err: unknown } | undefined;
-    const all = [...outcomes.values(), ...precreated.values()].map((p) =>
-      (p as Promise<unknown>).catch((err: unknown) => {
-        if (firstError === undefined) {
-          firstError = { err };
-          halt.abort(err);
+    const fail = (err: unknown): void => {
+      if (firstError !== undefined) return;
+      firstError = { err };
+      halt.abort(err);
+    };
+    const settled = [...precreated.values()].map((p) => p.then(() => undefined, fail));
+    await walkServices(
+      graph,
+      async (name) => {
+        try {
+          outcomes.set(name, await convergeService(project.services[name]!));
+        } catch (err) {
+          fail(err);
+          throw err;
         }
-      }),
-    );
-    await Promise.all(all);
+      },
+      { only: selectedSet },
+    ).catch(() => undefined);
+    await Promise.all(settled);
     if (firstError !== undefined) throw firstError.err;
   } finally {
     signal?.removeEventListener('abort', onCallerAbort);

@@ -3,7 +3,8 @@ import type { ComposeProject } from '../compose/types.js';
 import type { Logger } from '../log.js';
 import { countCalls } from './call-counter.js';
 import { applyProject, planProject } from './converge.js';
-import { engineError, isNotFound, statusOf } from './docker-errors.js';
+import { ACTIVE_STATES, restartContainer, startContainer } from './containers.js';
+import { engineError } from './docker-errors.js';
 import { waitProjectHealthy } from './health.js';
 import { watchManagedEvents } from './managed-events.js';
 import { emptyProject, groupByProject, listProject } from './observe.js';
@@ -25,14 +26,13 @@ import type {
 } from './types.js';
 import { LABEL } from './types.js';
 import { settleAll } from './settle.js';
+import { takeDown, targetOf } from './take-down.js';
 
 export interface DockerEngineOptions {
   logger: Logger;
   /** Defaults to the local socket (DOCKER_HOST is honoured by dockerode). */
   docker?: Docker;
 }
-
-const ACTIVE = new Set(['running', 'restarting', 'paused']);
 
 /** berth's ContainerEngine over dockerode: Compose v2 behaviour without the compose CLI. */
 export function createDockerEngine(options: DockerEngineOptions): ContainerEngine {
@@ -61,30 +61,6 @@ export function createDockerEngine(options: DockerEngineOptions): ContainerEngin
     }
   }
 
-  async function stopAll(
-    projectName: string,
-    containers: Docker.ContainerInfo[],
-    timeoutMs?: number,
-  ): Promise<void> {
-    const t = timeoutMs === undefined ? undefined : Math.ceil(timeoutMs / 1000);
-    await settleAll(
-      containers
-        .filter((c) => ACTIVE.has(c.State))
-        .map(async (c) => {
-          try {
-            await docker.getContainer(c.Id).stop(t === undefined ? {} : { t });
-          } catch (err) {
-            const status = statusOf(err);
-            if (status === 304 || status === 404) return;
-            throw engineError('ContainerStopFailed', `cannot stop ${c.Names[0] ?? c.Id}`, err, {
-              stack: projectName,
-              service: c.Labels[LABEL.service],
-            });
-          }
-        }),
-    );
-  }
-
   return {
     ...createRolloutSteps(docker, logger, daemonApiVersion),
 
@@ -110,7 +86,7 @@ export function createDockerEngine(options: DockerEngineOptions): ContainerEngin
     },
 
     async stop(projectName: string, stopOptions: { timeoutMs?: number } = {}): Promise<void> {
-      await stopAll(projectName, await list(projectName), stopOptions.timeoutMs);
+      await takeDown(docker, projectName, await list(projectName), stopOptions);
     },
 
     async start(
@@ -125,40 +101,22 @@ export function createDockerEngine(options: DockerEngineOptions): ContainerEngin
           // Named containers are started whatever the listing says: it can lag behind a stop.
           .filter((c) =>
             only === undefined
-              ? !ACTIVE.has(c.State) && c.Labels[LABEL.oneoff] !== 'True'
+              ? !ACTIVE_STATES.has(c.State) && c.Labels[LABEL.oneoff] !== 'True'
               : only.has(c.Id),
           )
-          .map(async (c) => {
-            try {
-              await docker.getContainer(c.Id).start();
-            } catch (err) {
-              if (statusOf(err) === 304) return;
-              throw engineError('ContainerStartFailed', `cannot start ${c.Names[0] ?? c.Id}`, err, {
-                stack: projectName,
-                service: c.Labels[LABEL.service],
-              });
-            }
-          }),
+          .map((c) => startContainer(docker, targetOf(projectName, c))),
+      );
+    },
+
+    async restartContainers(projectName: string, containerIds: string[]): Promise<void> {
+      await settleAll(
+        containerIds.map((id) => restartContainer(docker, { id, place: { stack: projectName } })),
       );
     },
 
     async down(projectName: string, downOptions: DownOptions = {}): Promise<void> {
       const listed = await list(projectName);
-      await stopAll(projectName, listed, downOptions.timeoutMs);
-      await settleAll(
-        listed.map(async (c) => {
-          try {
-            await docker
-              .getContainer(c.Id)
-              .remove({ force: true, v: downOptions.volumes ?? false });
-          } catch (err) {
-            if (isNotFound(err) || statusOf(err) === 409) return;
-            throw engineError('ContainerRemoveFailed', `cannot remove ${c.Names[0] ?? c.Id}`, err, {
-              stack: projectName,
-            });
-          }
-        }),
-      );
+      await takeDown(docker, projectName, listed, { ...downOptions, remove: true });
       const { keptNetworks } = await removeResources(
         docker,
         projectName,

@@ -1,4 +1,5 @@
 import { EngineError, type ErrorPlace } from '../errors.js';
+import type { Reason } from '../reasons.js';
 
 interface DockerLikeError {
   statusCode?: number;
@@ -40,7 +41,7 @@ const UNREACHABLE = new Set([
  * (transient, worth a retry) whatever the operation was.
  */
 export function engineError(
-  reason: string,
+  reason: Reason,
   message: string,
   err: unknown,
   place: ErrorPlace = {},

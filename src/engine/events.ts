@@ -18,8 +18,11 @@ export function eachLine(onLine: (line: string) => void): (chunk: Buffer | strin
 }
 
 /**
- * Container state changes berth reacts to (health waits and drift detection); Docker matches
- * health_status by prefix. exec_* (healthcheck probes) are left out: they are noise.
+ * Container state changes berth reacts to (health waits, drift detection, the healer). The
+ * actual health actions are `health_status: healthy` (unhealthy, starting); with a bare
+ * `health_status` in the filter Docker matches every value by prefix instead of exactly
+ * (moby daemon/events/filter.go), which lets them through. exec_* (healthcheck probes) are
+ * left out: they are noise.
  */
 export const WATCHED_ACTIONS = [
   'create',

@@ -2,7 +2,12 @@ import type Docker from 'dockerode';
 import type { Logger } from '../log.js';
 import { engineError } from './docker-errors.js';
 import { WATCHED_ACTIONS, eachLine } from './events.js';
-import type { EventSubscription, ManagedContainerEvent, WatchEventsOptions } from './types.js';
+import type {
+  EventSubscription,
+  HealthTransition,
+  ManagedContainerEvent,
+  WatchEventsOptions,
+} from './types.js';
 import { LABEL } from './types.js';
 
 interface RawEvent {
@@ -11,6 +16,18 @@ interface RawEvent {
   time?: number;
   timeNano?: number;
   Actor?: { ID?: string; Attributes?: Record<string, string> };
+}
+
+const HEALTH_PREFIX = 'health_status';
+const TRANSITIONS: readonly HealthTransition[] = ['healthy', 'unhealthy', 'starting'];
+
+/**
+ * The health in Docker's `health_status: unhealthy` action; null for one berth does not know,
+ * which carries nothing a listener could act on.
+ */
+function healthOf(action: string): HealthTransition | null {
+  const value = action.slice(HEALTH_PREFIX.length).replace(/^:\s*/, '');
+  return TRANSITIONS.find((t) => t === value) ?? null;
 }
 
 /** Parses one line of Docker's events stream; undefined for lines that are not ours. */
@@ -31,6 +48,8 @@ export function parseManagedEvent(line: string): ManagedContainerEvent | undefin
   if (project === undefined || service === undefined) return undefined;
   // One-off runs are not part of the desired state.
   if (attributes[LABEL.oneoff] === 'True') return undefined;
+  const health = action.startsWith(HEALTH_PREFIX) ? healthOf(action) : undefined;
+  if (health === null) return undefined;
   const exit = attributes.exitCode;
   const at =
     raw.timeNano !== undefined
@@ -43,7 +62,8 @@ export function parseManagedEvent(line: string): ManagedContainerEvent | undefin
     service,
     containerId: id,
     containerName: attributes.name ?? id,
-    action,
+    action: health === undefined ? action : 'health_status',
+    ...(health === undefined ? {} : { health }),
     ...(exit === undefined || Number.isNaN(Number(exit)) ? {} : { exitCode: Number(exit) }),
     at,
   };

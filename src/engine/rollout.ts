@@ -5,7 +5,8 @@ import { EngineError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { apiVersionAtLeast, buildContainerSpec } from './container-spec.js';
 import { createServiceContainer } from './create.js';
-import { engineError, isNotFound, statusOf } from './docker-errors.js';
+import { removeContainer, stopAndRemoveContainer, stopContainer } from './containers.js';
+import { engineError, isNotFound } from './docker-errors.js';
 import { serviceConfigHash } from './hash.js';
 import { toContainer } from './health.js';
 import { ensureServiceImages } from './images.js';
@@ -68,19 +69,6 @@ export function createRolloutSteps(
   logger: Logger,
   apiVersion: () => Promise<string | undefined>,
 ): RolloutEngine {
-  async function stopOne(id: string, stack: string): Promise<boolean> {
-    try {
-      // No `t`: the container's own StopTimeout (stop_grace_period) and StopSignal apply.
-      await docker.getContainer(id).stop();
-      return true;
-    } catch (err) {
-      const status = statusOf(err);
-      if (status === 304) return true;
-      if (status === 404) return false;
-      throw engineError('ContainerStopFailed', `cannot stop ${id.slice(0, 12)}`, err, { stack });
-    }
-  }
-
   return {
     async prepare(project, options = {}): Promise<void> {
       const services = (options.services ?? Object.keys(project.services)).filter(
@@ -129,7 +117,7 @@ export function createRolloutSteps(
       try {
         await container.start();
       } catch (err) {
-        await container.remove({ force: true }).catch(() => undefined);
+        await removeContainer(docker, { id: container.id }).catch(() => undefined);
         throw engineError('ContainerStartFailed', `cannot start container ${request.name}`, err, {
           stack: project.name,
           service: service.name,
@@ -225,23 +213,18 @@ export function createRolloutSteps(
     },
 
     async removeContainers(projectName, containerIds): Promise<void> {
+      // No timeout: the container's own StopTimeout (stop_grace_period) and StopSignal apply.
       await settleAll(
-        containerIds.map(async (id) => {
-          if (!(await stopOne(id, projectName))) return;
-          try {
-            await docker.getContainer(id).remove({ force: true });
-          } catch (err) {
-            if (isNotFound(err) || statusOf(err) === 409) return;
-            throw engineError('ContainerRemoveFailed', `cannot remove ${id.slice(0, 12)}`, err, {
-              stack: projectName,
-            });
-          }
-        }),
+        containerIds.map((id) =>
+          stopAndRemoveContainer(docker, { id, place: { stack: projectName } }),
+        ),
       );
     },
 
     async stopContainers(projectName, containerIds): Promise<void> {
-      await settleAll(containerIds.map((id) => stopOne(id, projectName)));
+      await settleAll(
+        containerIds.map((id) => stopContainer(docker, { id, place: { stack: projectName } })),
+      );
     },
 
     async renameContainer(containerId, name): Promise<void> {

@@ -1,5 +1,5 @@
 import type { ComposeProject } from '../compose/types.js';
-import type { PlanEntry } from '../plan/types.js';
+import type { PlanEntry } from '../plan-entry.js';
 
 /** Labels Compose v2 writes, so Compose, Traefik and Portainer recognise berth's stacks. */
 export const LABEL = {
@@ -27,6 +27,9 @@ export type ContainerState =
   'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
 
 export type ContainerHealth = 'healthy' | 'unhealthy' | 'starting' | 'none';
+
+/** The health a container's healthcheck moves it to (Docker's `health_status: <health>`). */
+export type HealthTransition = Exclude<ContainerHealth, 'none'>;
 
 export interface ObservedContainer {
   id: string;
@@ -154,10 +157,12 @@ export interface ManagedContainerEvent {
   service: string;
   containerId: string;
   containerName: string;
-  /** die, stop, kill, oom, destroy, start, create, restart, pause, unpause, health_status... */
+  /** die, stop, kill, oom, destroy, start, create, restart, pause, unpause, health_status */
   action: string;
   /** Exit code of a `die` event. */
   exitCode?: number;
+  /** What a `health_status` event changed the container's health to. */
+  health?: HealthTransition;
   /** Epoch milliseconds, from Docker's timeNano. */
   at: number;
 }
@@ -241,6 +246,11 @@ export interface ContainerEngine extends RolloutEngine {
   stop(projectName: string, options?: { timeoutMs?: number }): Promise<void>;
   /** Start the project's existing containers again (only `containerIds` when given). */
   start(projectName: string, options?: { containerIds?: string[] }): Promise<void>;
+  /**
+   * Restarts containers in place (the healer's remedy for an unhealthy one), each with its own
+   * stop signal and stop timeout; gone ones are skipped.
+   */
+  restartContainers(projectName: string, containerIds: string[]): Promise<void>;
   /** Remove containers and the project's networks (and named volumes with `volumes`). */
   down(projectName: string, options?: DownOptions): Promise<void>;
   /** Wait until the project is healthy, unhealthy, or the timeout passes, following Docker's events. */

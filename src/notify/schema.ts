@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from '../duration.js';
-import { readSecretFile } from '../config/secret-file.js';
+import { readSecretFile } from '../secret-file.js';
 
 export const NOTIFICATION_EVENTS = [
   'deploy-succeeded',

@@ -2,7 +2,7 @@ import { describeError } from '../errors.js';
 import { LABEL, type ObservedContainer, type ObservedProject } from '../engine/types.js';
 import type { BrokenStack, DiscoveredStack, Discovery } from '../stack/types.js';
 import type { BadVersion, StackRecord, VersionRef } from '../state/types.js';
-import type { PlanEntry } from './types.js';
+import type { PlanEntry } from '../plan-entry.js';
 
 /** Why a stack is left alone, so callers map a skip to a result without parsing the reason. */
 export type SkipKind = 'suspended' | 'disabled' | 'invalid' | 'bad' | 'kept';

@@ -1,29 +1,15 @@
-import type { Clock } from '../clock.js';
-import { findComposeFile } from '../compose/load.js';
 import type { ComposeProject } from '../compose/types.js';
-import {
-  LABEL,
-  type ContainerEngine,
-  type ObservedContainer,
-  type ObservedProject,
-} from '../engine/types.js';
+import { LABEL, type ObservedContainer, type ObservedProject } from '../engine/types.js';
 import { describeError } from '../errors.js';
-import type { Logger } from '../log.js';
+import { failpoint } from '../failpoint.js';
 import { shortVersion } from '../plan/stack-plan.js';
-import { readDeploySettings } from '../stack/settings.js';
-import type { DeploySettings, SettingsDefaults } from '../stack/types.js';
-import type {
-  Condition,
-  DeploymentRecord,
-  JournalEntry,
-  StackFolders,
-  StackRecord,
-  StateStore,
-  VersionRef,
-} from '../state/types.js';
-import { failpoint } from './failpoint.js';
-import { findRolloutTraces, recoverRollout } from './rollout-recovery.js';
+import { findStrategy } from '../strategies/index.js';
+import type { RecoveryAction, RecoveryContext, RecoveryOutcome } from '../strategies/index.js';
+import type { DeploymentRecord, JournalEntry, StackRecord, VersionRef } from '../state/types.js';
 import { versionLabels } from '../engine/naming.js';
+import { closeInterrupted } from './record.js';
+import { settingsOfFiles } from './settings.js';
+import { interrupted, setStatus } from './status.js';
 
 /**
  * Seed 000, crash recovery: resolves the deployments a crash (or a kill) left unfinished.
@@ -32,18 +18,8 @@ import { versionLabels } from '../engine/naming.js';
  * journal says where the process was, never whether the step finished.
  */
 
-export interface RecoveryDeps {
-  engine: ContainerEngine;
-  store: StateStore;
-  folders: StackFolders;
-  clock: Clock;
-  logger: Logger;
-  /** The compose loader, handed in as for strategies. */
-  loadProject: (dir: string, projectName: string) => Promise<ComposeProject>;
-  /** Settings defaults: the recovered version's own deploy settings are merged over them. */
-  defaults: SettingsDefaults;
-  signal?: AbortSignal;
-}
+/** What recovery needs: what a strategy's recovery gets, less the deployment's journal. */
+export type RecoveryDeps = Omit<RecoveryContext, 'journal'>;
 
 /** Where the version to go back to lives. */
 export type RecoverySource = 'running' | 'good';
@@ -74,19 +50,14 @@ export interface RecoveryDecision {
   clearRunning: boolean;
 }
 
-export type RecoveryAction = 'kept-new' | 'already-healthy' | 'restored' | 'left-down' | 'failed';
+export type { RecoveryAction };
 
-export interface RecoveredDeployment {
+export interface RecoveredDeployment extends RecoveryOutcome {
   stack: string;
   deploymentId: number;
   version: string;
   /** The last step begun, from the journal; undefined when none had begun. */
   step?: string;
-  action: RecoveryAction;
-  /** What runs after recovery. */
-  running?: VersionRef;
-  healthy: boolean;
-  message: string;
 }
 
 /** A container that counts as up: running and not failing, or a one-shot that exited 0. */
@@ -151,21 +122,6 @@ function lastStep(journal: JournalEntry[]): JournalEntry | undefined {
   return journal.filter((entry) => !entry.step.startsWith('recover')).at(-1);
 }
 
-/** Settings of the version being brought back, from its own files; defaults when unreadable. */
-async function settingsOf(
-  dir: string,
-  defaults: SettingsDefaults,
-  logger: Logger,
-): Promise<DeploySettings> {
-  try {
-    const composeFile = await findComposeFile(dir);
-    if (composeFile !== undefined) return await readDeploySettings(dir, composeFile, defaults);
-  } catch (err) {
-    logger.warn({ dir, err }, 'deploy settings unreadable during recovery; using the defaults');
-  }
-  return { ...defaults, hooks: { ...defaults.hooks }, origin: 'defaults' };
-}
-
 /**
  * Resolves every unfinished deployment (QUEUED, TRIGGERED, WAITING, RUNNING): removes the
  * containers of a half-started version, brings the stack back to its last good version when
@@ -186,12 +142,11 @@ export async function recoverInterrupted(deps: RecoveryDeps): Promise<RecoveredD
     const latest = deployments[deployments.length - 1];
     if (latest === undefined) continue;
     for (const older of deployments.slice(0, -1)) {
-      deps.store.updateDeployment(older.id, {
-        state: 'FAILED',
-        result: 'interrupted',
-        finishedAt: new Date(deps.clock.now()).toISOString(),
-        message: 'interrupted: berth stopped before it finished; superseded by a later deployment',
-      });
+      closeInterrupted(
+        deps,
+        older.id,
+        'interrupted: berth stopped before it finished; superseded by a later deployment',
+      );
     }
     results.push(await recoverOne(deps, stack, latest));
   }
@@ -204,7 +159,6 @@ async function recoverOne(
   deployment: DeploymentRecord,
 ): Promise<RecoveredDeployment> {
   const { store, logger } = deps;
-  const now = (): string => new Date(deps.clock.now()).toISOString();
   const begun = lastStep(store.getJournal(deployment.id));
   const where =
     begun === undefined
@@ -219,7 +173,7 @@ async function recoverOne(
     'recovering a deployment interrupted by a restart',
   );
 
-  let outcome: Omit<RecoveredDeployment, 'stack' | 'deploymentId' | 'version' | 'step'>;
+  let outcome: RecoveryOutcome;
   try {
     outcome = await resolve(deps, stack, deployment, journal);
   } catch (err) {
@@ -232,24 +186,9 @@ async function recoverOne(
   }
 
   const message = `interrupted ${where}: berth stopped while the deployment ran; ${outcome.message}`;
-  store.updateDeployment(deployment.id, {
-    state: 'FAILED',
-    result: 'interrupted',
-    finishedAt: now(),
-    message,
-  });
-  const conditions: Omit<Condition, 'lastTransitionTime'>[] = [
-    { type: 'Reconciling', status: 'False', reason: 'DeploymentInterrupted', message },
-    {
-      type: 'Ready',
-      status: outcome.healthy ? 'True' : 'False',
-      reason: outcome.healthy ? 'RecoveredAfterInterruption' : 'DeploymentInterrupted',
-      message,
-    },
-    // Not stalled: the next pass retries the interrupted version.
-    { type: 'Stalled', status: 'False', reason: 'DeploymentInterrupted', message },
-  ];
-  for (const condition of conditions) store.setCondition(stack, condition);
+  closeInterrupted(deps, deployment.id, message);
+  // Not stalled: the next pass retries the interrupted version.
+  setStatus(store, stack, interrupted(message, outcome.healthy));
   logger.info(
     { stack, deploymentId: deployment.id, action: outcome.action, running: outcome.running },
     'interrupted deployment recovered',
@@ -268,7 +207,7 @@ async function resolve(
   stack: string,
   deployment: DeploymentRecord,
   journal: (name: string, detail: string) => Promise<void>,
-): Promise<Omit<RecoveredDeployment, 'stack' | 'deploymentId' | 'version' | 'step'>> {
+): Promise<RecoveryOutcome> {
   const { engine, store, folders, logger } = deps;
   const version = deployment.version;
   const short = shortVersion(version);
@@ -279,8 +218,12 @@ async function resolve(
     engine.observe(stack),
   ]);
   const containers = Object.values(observed.services).flatMap((s) => s.containers);
-  const traces = await findRolloutTraces(deps, stack, deployment, containers);
-  if (traces !== undefined) return recoverRollout(deps, stack, deployment, traces, journal);
+  // A method that leaves traces of its own (blue-green, canary) resolves them itself.
+  const own = await findStrategy(deployment.method)?.recover?.(
+    { ...deps, journal },
+    { stack, deployment, containers },
+  );
+  if (own !== undefined) return own;
   const provenHealthy = store
     .healthHistory(stack, 20)
     .some((h) => h.version === version && h.health === 'healthy' && h.at >= deployment.startedAt);
@@ -337,7 +280,7 @@ async function resolve(
   }
   const dir = folders.runningDir(stack);
   const project = await deps.loadProject(dir, stack);
-  const settings = await settingsOf(dir, deps.defaults, logger);
+  const settings = await settingsOfFiles(dir, deps.defaults, logger);
 
   const current = decision.removeNew ? undefined : await engine.observe(stack);
   if (current !== undefined && runsHealthy(current, project, target.ref.version)) {

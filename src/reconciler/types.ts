@@ -1,20 +1,30 @@
-import type { BerthError } from '../errors.js';
-import type { PlanEntry } from '../plan/types.js';
-import type { StackPlan } from '../plan/stack-plan.js';
-import type { ObservedProject } from '../engine/types.js';
-import type { Discovery } from '../stack/types.js';
-import type { StackRecord, VersionRef } from '../state/types.js';
 import type { Clock } from '../clock.js';
-import type { ContainerEngine } from '../engine/types.js';
+import type { ComposeProject } from '../compose/types.js';
+import type { ContainerEngine, ObservedProject } from '../engine/types.js';
+import type { BerthError } from '../errors.js';
 import type { HookRunner } from '../hooks/types.js';
 import type { Logger } from '../log.js';
+import type { PlanEntry } from '../plan-entry.js';
+import type { StackPlan } from '../plan/stack-plan.js';
 import type { SourceRevision, StackSource } from '../source/types.js';
-import type { SettingsDefaults } from '../stack/types.js';
-import type { StackFolders, StateStore } from '../state/types.js';
+import type { Discovery, SettingsDefaults } from '../stack/types.js';
+import type { StackFolders, StackRecord, StateStore, VersionRef } from '../state/types.js';
+import type { StrategyTarget } from '../strategies/index.js';
+import type { DeploymentHandle } from './record.js';
+
+/** Who or what asked for an action, recorded with the deployment it starts. */
+export interface Trigger {
+  /** `schedule`, `startup`, `watch`, `webhook:github`, `api:<token name>`, `cli:<user>`, `heal`, ... */
+  by: string;
+  /** The pushed ref (`refs/heads/main`, `refs/tags/v1.2.0`), when a webhook carried one. */
+  ref?: string;
+  /** The pushed commit, when a webhook carried one. */
+  commit?: string;
+}
 
 /**
  * How one stack's reconcile ended: `done` (converged or nothing to do), `retry-later`
- * (a transient failure: try again next pass), `terminal` (needs a change in git or a human).
+ * (a transient failure: try again), `terminal` (needs a change in git or a person).
  */
 export type ReconcileOutcome = 'done' | 'retry-later' | 'terminal';
 
@@ -25,10 +35,14 @@ export type StackResult =
   | 'failed'
   | 'skipped-bad'
   | 'suspended'
+  | 'resumed'
+  | 'unmarked'
   | 'disabled'
   | 'invalid'
   | 'removed'
+  | 'down'
   | 'kept'
+  | 'repaired'
   | 'planned';
 
 export interface StackOutcome {
@@ -39,31 +53,105 @@ export interface StackOutcome {
   version?: string;
   deploymentId?: number;
   error?: BerthError;
+  /** suspend, resume: false when the stack already was in the asked state. */
+  changed?: boolean;
+  /** unmark: how many bad marks were cleared. */
+  cleared?: number;
 }
+
+/** What a repair restores: found by the healer from Docker's events, checked against Docker. */
+export interface RepairContext {
+  /** Containers stopped out of band that still exist: starting them restores them. */
+  stopped: string[];
+  /** Containers removed out of band (names): converging the running version recreates them. */
+  removed: string[];
+  /** Containers whose healthcheck failed at run time: restarting them is the repair. */
+  unhealthy: string[];
+  /** The drift in words, for the record and the health history. */
+  reason: string;
+}
+
+/** What the pass that planned an `apply` knew: the revision and the discovery it planned from. */
+export interface PassContext {
+  revision: SourceRevision;
+  sourceError?: BerthError;
+  discovery: Discovery;
+}
+
+/** One stack's work: what a dispatcher request asks of the reconciler. */
+export type StackWork =
+  | { kind: 'apply'; entry: StackPlan; pass: PassContext }
+  | { kind: 'rollback'; to?: string }
+  | { kind: 'down' }
+  | { kind: 'repair'; repair: RepairContext }
+  | { kind: 'suspend' }
+  | { kind: 'resume' }
+  | { kind: 'unmark'; version?: string };
+
+export type WorkKind = StackWork['kind'];
+
+export interface StackRequest {
+  stack: string;
+  trigger: Trigger;
+  work: StackWork;
+}
+
+/**
+ * A request made ready to queue: its deployment record opened (QUEUED) when it will deploy,
+ * and the files it deploys copied where a later sync cannot change them.
+ */
+export interface PreparedRequest extends StackRequest {
+  deployment?: DeploymentHandle;
+  /** The version it deploys, from a private copy of its files (apply, rollback). */
+  target?: StrategyTarget;
+  /** The copied files do not load: the stack is recorded invalid, nothing is deployed. */
+  invalid?: BerthError;
+  /** Drops the private copy; safe to call twice. */
+  release(): Promise<void>;
+}
+
+export interface RunOptions {
+  signal?: AbortSignal;
+  onProgress?: ProgressListener;
+}
+
+export type ProgressListener = (event: { stack?: string; step: string; detail?: string }) => void;
 
 export interface ReconcileOptions {
   /** Print the plan and change nothing. */
   dryRun?: boolean;
   /** Only these stacks. */
   stacks?: string[];
-  /** Who asked: reconcile, cli, webhook:<name>, api:<token>. */
-  trigger?: string;
+  trigger?: Trigger;
   signal?: AbortSignal;
-  onProgress?: (event: { stack?: string; step: string; detail?: string }) => void;
+  onProgress?: ProgressListener;
 }
+
+/** A stack entry of a pass's plan; `details` lists a strategy's own plan in --dry-run. */
+export type PassPlanEntry = PlanEntry & { details?: PlanEntry[] };
 
 export interface PassResult {
   revision?: SourceRevision;
   /** Set when the source could not be synced; the last fetched revision stays deployed. */
   sourceError?: BerthError;
-  /** Stack entries; `details` lists a blue-green or canary stack's services in --dry-run. */
-  plan: (PlanEntry & { details?: PlanEntry[] })[];
+  plan: PassPlanEntry[];
   stacks: StackOutcome[];
   /** true when every stack converged (nothing failed or was rolled back). */
   ok: boolean;
 }
 
-/** What a reconciler needs, built in the composition root (src/main.ts) and handed in. */
+/**
+ * The first half of a pass: the source synced, stacks discovered, Docker observed and the plan
+ * computed. Its entries become one `apply` request per stack.
+ */
+export interface PlannedPass extends PassContext {
+  plan: StackPlan[];
+  observed: Map<string, ObservedProject>;
+  records: Map<string, StackRecord>;
+  runningVersions: Map<string, VersionRef | undefined>;
+}
+
+/** What the reconciler needs, built in the composition root (src/main.ts) and handed in. */
 export interface ReconcilerDeps {
   source: StackSource;
   engine: ContainerEngine;
@@ -72,6 +160,8 @@ export interface ReconcilerDeps {
   hooks: HookRunner;
   clock: Clock;
   logger: Logger;
+  /** Where private copies of the files to deploy are made (inside the data dir). */
+  stagingDir: string;
   settings: {
     /** Globs of stack folders, relative to the checkout root. */
     paths: string[];
@@ -81,50 +171,5 @@ export interface ReconcilerDeps {
   };
 }
 
-/**
- * The first half of a pass: the source synced, stacks discovered, Docker observed and the plan
- * computed. `reconcileStack` applies its entries one by one; the daemon queues them per stack.
- */
-export interface PlannedPass {
-  revision: SourceRevision;
-  sourceError?: BerthError;
-  plan: StackPlan[];
-  trigger: string;
-  discovery: Discovery;
-  observed: Map<string, ObservedProject>;
-  records: Map<string, StackRecord>;
-  runningVersions: Map<string, VersionRef | undefined>;
-}
-
-export interface ReconcileStackOptions {
-  signal?: AbortSignal;
-  onProgress?: ReconcileOptions['onProgress'];
-  /** Who asked, when not the pass's trigger. */
-  trigger?: string;
-  /**
-   * Observe the stack again before acting: the entry may have waited in a queue while the
-   * stack changed. A deploy entry whose version is already running healthy becomes unchanged.
-   */
-  replan?: boolean;
-  /** Deploy from this folder instead of the checkout (a private copy the checkout cannot move). */
-  dir?: string;
-  /** A deployment record created when the job was queued; the deploy updates it to RUNNING. */
-  deploymentId?: number;
-}
-
-export interface Reconciler {
-  /** One full pass: sync the source, discover, plan, apply changed stacks, record. */
-  reconcileOnce(options?: ReconcileOptions): Promise<PassResult>;
-  /** Sync, discover, observe and plan; changes nothing on Docker or in the state. */
-  planPass(options?: ReconcileOptions): Promise<PlannedPass>;
-  /** Applies one entry of a planned pass under the stack's lock: deploy, prune, or record a skip. */
-  reconcileStack(
-    entry: StackPlan,
-    pass: PlannedPass,
-    options?: ReconcileStackOptions,
-  ): Promise<StackOutcome>;
-  /** Deploy the good version (or a named earlier version found in history) again. */
-  rollback(stack: string, options?: { to?: string; trigger?: string }): Promise<StackOutcome>;
-  /** Bring a stack down (volumes kept) and record it. */
-  down(stack: string, options?: { trigger?: string }): Promise<void>;
-}
+/** The compose loader, handed to strategies and recovery. */
+export type ProjectLoader = (dir: string, projectName: string) => Promise<ComposeProject>;

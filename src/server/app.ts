@@ -5,14 +5,15 @@ import { bodyLimit } from 'hono/body-limit';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { z } from 'zod';
 import { BerthError } from '../errors.js';
+import type { Reason } from '../reasons.js';
 import type { Logger } from '../log.js';
 import type { StackOutcome } from '../reconciler/types.js';
-import type { DaemonControl, TrackedRef, Trigger } from './control.js';
+import type { ServerControl, TrackedRef, Trigger } from './control.js';
 import type { Metrics, WebhookResultLabel } from './metrics.js';
 import type { ResolvedServerConfig, WebhookProvider } from './schema.js';
 
 export interface ServerAppOptions {
-  control: DaemonControl;
+  control: ServerControl;
   /** With every `…File` already read (resolveServerSecrets). */
   config: ResolvedServerConfig;
   metrics: Metrics;
@@ -173,12 +174,14 @@ function errorBody(
   return { error: { reason, message } };
 }
 
-const REASON_STATUS: Record<string, ContentfulStatusCode> = {
+const REASON_STATUS: Partial<Record<Reason, ContentfulStatusCode>> = {
   StackNotFound: 404,
   VersionNotFound: 404,
-  StackBusy: 409,
-  Conflict: 409,
+  // The request is understood, but the stack's state does not allow it.
+  NoGoodVersion: 409,
+  VersionFilesUnavailable: 409,
   InvalidRequest: 400,
+  ShuttingDown: 503,
 };
 
 function outcomeBody(outcome: StackOutcome): Record<string, unknown> {
@@ -403,8 +406,8 @@ export function createServerApp(options: ServerAppOptions): ServerApp {
       if (name === undefined) return unknownStack(c);
       const trigger = triggerOf(c);
       log.info({ by: trigger.by, stack: name, action }, 'api action requested');
-      const stack = await control[action](name, trigger);
-      return c.json({ stack });
+      await control[action](name, trigger);
+      return c.json({ stack: control.getStack(name) });
     });
   }
 

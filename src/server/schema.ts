@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { readSecretFile, type SecretFileOptions } from '../config/secret-file.js';
+import { readSecretFile, type SecretFileOptions } from '../secret-file.js';
 
 /** The webhook endpoints berth serves, one per git host flavour plus a generic HMAC one. */
 export const WEBHOOK_PROVIDERS = ['github', 'gitlab', 'gitea', 'generic'] as const;

@@ -1,28 +1,39 @@
-import path from 'node:path';
-import type { BerthConfig } from '../config/load.js';
 import type { Logger } from '../log.js';
-import { createGitSource } from './git-source.js';
-import { createLocalSource } from './local-source.js';
+import { createSource, type SourceSettings } from './registry.js';
 import type { StackSource } from './types.js';
 
-export { createGitSource, classifyGitFailure, type GitSourceOptions } from './git-source.js';
-export { createLocalSource, LOCAL_REF, type LocalSourceOptions } from './local-source.js';
-export { type GitAuthOptions } from './git-env.js';
-export { pickNewestTag, parseLsRemoteTags, type RemoteTag } from './tags.js';
+export {
+  createGitSource,
+  classifyGitFailure,
+  pickNewestTag,
+  parseLsRemoteTags,
+  repoDir,
+  type GitAuthOptions,
+  type GitSourceOptions,
+  type RemoteTag,
+} from './git/index.js';
+export { createLocalSource, LOCAL_REF, type LocalSourceOptions } from './local/index.js';
+export {
+  SOURCE_KINDS,
+  sourceRootOf,
+  trackedRefOf,
+  watchedFolderOf,
+  type SourceSettings,
+} from './registry.js';
+export type { TrackedRef } from './types.js';
 
-/** The checkout of a git source inside the data dir. */
-export function repoDir(dataDir: string): string {
-  return path.join(dataDir, 'repo');
+/** What of the loaded config a source is built from (BerthConfig has it). */
+export interface SourceSetup {
+  source: SourceSettings;
+  /** A git source clones into dataDir/repo. */
+  dataDir: string;
 }
 
 /** Builds the source a loaded config describes: a clone in dataDir/repo, or the local folder. */
-export function createSourceFromConfig(config: BerthConfig, logger: Logger): StackSource {
-  const { source } = config;
-  if (source.kind === 'local') return createLocalSource({ path: source.path, paths: source.paths });
-  return createGitSource({
-    ...source.git,
-    dir: repoDir(config.dataDir),
-    defaultKnownHostsFile: path.join(config.dataDir, 'known_hosts'),
+export function createSourceFromConfig(config: SourceSetup, logger: Logger): StackSource {
+  return createSource(config.source, {
+    dataDir: config.dataDir,
+    paths: config.source.paths,
     logger,
   });
 }

@@ -28,6 +28,7 @@ async function inspect(
   candidate: Candidate,
   root: string,
   defaults: SettingsDefaults,
+  methods: readonly string[],
 ): Promise<DiscoveredStack | BrokenStack> {
   const { name, dir } = candidate;
   let version: string;
@@ -37,7 +38,7 @@ async function inspect(
     return { name, dir, error: asBerthError(err, candidate) };
   }
   try {
-    const settings = await readDeploySettings(dir, candidate.composeFile, defaults);
+    const settings = await readDeploySettings(dir, candidate.composeFile, defaults, methods);
     return { ...candidate, version, settings };
   } catch (err) {
     return { name, dir, version, error: asBerthError(err, candidate) };
@@ -52,6 +53,8 @@ export async function discoverStacks(
   root: string,
   paths: string[],
   defaults: SettingsDefaults,
+  /** The deploy methods there are (the strategy registry's names). */
+  methods: readonly string[],
 ): Promise<Discovery> {
   const absRoot = resolve(root);
   const dirs = await fg(paths, {
@@ -110,7 +113,9 @@ export async function discoverStacks(
   }
 
   const stacks: DiscoveredStack[] = [];
-  for (const result of await Promise.all(valid.map((c) => inspect(c, absRoot, defaults)))) {
+  for (const result of await Promise.all(
+    valid.map((c) => inspect(c, absRoot, defaults, methods)),
+  )) {
     if ('error' in result) broken.push(result);
     else stacks.push(result);
   }

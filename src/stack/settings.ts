@@ -33,7 +33,8 @@ const Duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
 
 const PositiveDuration = Duration.refine((ms) => ms > 0, { error: 'must be longer than 0' });
 
-const Method = z.enum(['blind', 'simple', 'blue-green', 'canary']);
+/** A strategy name; which ones exist is the registry's to say (see `readDeploySettings`). */
+const Method = z.string().min(1);
 
 /** `canary.batch`: a count of containers (2) or a share of the replicas ("25%"). */
 export const BatchSizeInput = z
@@ -228,6 +229,8 @@ export async function readDeploySettings(
   stackDir: string,
   composeFile: string,
   defaults: SettingsDefaults,
+  /** The deploy methods there are: the strategy registry's names, handed down to this layer. */
+  methods: readonly string[],
 ): Promise<DeploySettings> {
   const found = await locate(stackDir, resolve(stackDir, composeFile));
   if (found === undefined) return { ...defaults, hooks: { ...defaults.hooks }, origin: 'defaults' };
@@ -248,6 +251,13 @@ export async function readDeploySettings(
     }
   }
   const input = parsed.success ? parsed.data : undefined;
+  for (const field of ['method', 'methode'] as const) {
+    const method = input?.[field];
+    if (method !== undefined && !methods.includes(method)) {
+      const known = methods.map((m) => JSON.stringify(m)).join('|');
+      problems.push({ field, message: `Invalid option: expected one of ${known}` });
+    }
+  }
   if (input?.method !== undefined && input.methode !== undefined && input.method !== input.methode)
     problems.push({ field: 'methode', message: 'method and methode disagree; write only method' });
 

@@ -1,6 +1,7 @@
 import type { BerthError } from '../errors.js';
 
-export type DeployMethod = 'blind' | 'simple' | 'blue-green' | 'canary';
+/** A strategy registry name (src/strategies/registry.ts): checked when settings are read. */
+export type DeployMethod = string;
 
 /** A stack's deploy settings, merged over the config's defaults. Durations in milliseconds. */
 export interface DeploySettings {

@@ -86,10 +86,58 @@ function checkStackName(stack: string): void {
     });
 }
 
+/** `.<stack>.tmp-<suffix>` (half-built copy) or `.<stack>.old-<suffix>` (moved aside). */
+const LEFTOVER = /^\.(.+)\.(tmp|old)-[^./\\]*$/;
+
+async function listNames(parent: string): Promise<string[]> {
+  try {
+    return await readdir(parent);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+}
+
+async function changedAt(path: string): Promise<number> {
+  try {
+    return (await stat(path)).ctimeMs;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * A stack's leftovers in `parent`; `old` oldest first. A rename sets a folder's ctime, so the
+ * last one was moved aside last.
+ */
+async function leftovers(parent: string, stack: string): Promise<{ tmp: string[]; old: string[] }> {
+  const tmp: string[] = [];
+  const old: { name: string; at: number }[] = [];
+  for (const name of await listNames(parent)) {
+    const match = LEFTOVER.exec(name);
+    if (match?.[1] !== stack) continue;
+    if (match[2] === 'tmp') tmp.push(name);
+    else old.push({ name, at: await changedAt(join(parent, name)) });
+  }
+  old.sort((a, b) => a.at - b.at || a.name.localeCompare(b.name));
+  return { tmp, old: old.map((o) => o.name) };
+}
+
+async function stacksWithLeftovers(parent: string): Promise<string[]> {
+  const stacks = new Set<string>();
+  for (const name of await listNames(parent)) {
+    const stack = LEFTOVER.exec(name)?.[1];
+    if (stack !== undefined && !stack.startsWith('.')) stacks.add(stack);
+  }
+  return [...stacks].sort();
+}
+
 /**
  * running_stacks/<stack>/ and good_stacks/<stack>/ under the data directory. Every change is
  * built beside the target (same filesystem), flushed, then renamed into place; a crash leaves
- * either the old or the new folder complete, and leftovers are repaired on the next call.
+ * either the old or the new folder complete. Reads never write: they see through a swap cut
+ * short. Writes repair their stack's leftovers first, and repairAll() every stack's; the data
+ * dir lock (lock.ts) makes sure only one process writes.
  */
 export function createStackFolders(
   dataDir: string,
@@ -137,18 +185,13 @@ export function createStackFolders(
     }
   }
 
-  /** Removes half-built copies and puts back a folder that was moved aside but not replaced. */
+  /**
+   * Removes half-built copies and puts back a folder that was moved aside but not replaced.
+   * Writers only: a reader in another process would delete a live writer's half-built copy.
+   */
   async function recover(target: string): Promise<void> {
     const parent = join(target, '..');
-    const stack = basename(target);
-    let names: string[];
-    try {
-      names = await readdir(parent);
-    } catch {
-      return;
-    }
-    const tmp = names.filter((n) => n.startsWith(`.${stack}.tmp-`));
-    const old = names.filter((n) => n.startsWith(`.${stack}.old-`)).sort();
+    const { tmp, old } = await leftovers(parent, basename(target));
     await Promise.all(tmp.map((n) => rm(join(parent, n), { recursive: true, force: true })));
     const restore = old.at(-1);
     if (restore !== undefined && !(await exists(target))) {
@@ -217,6 +260,25 @@ export function createStackFolders(
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw err;
     }
+  }
+
+  /**
+   * The version published at `target`, without changing anything. When the target is missing
+   * but a folder was moved aside for a swap (in flight in the writer, or cut short by a crash),
+   * that folder is what recover() would put back, so its version is the published one.
+   */
+  async function readPublished(target: string): Promise<VersionRef | undefined> {
+    const parent = join(target, '..');
+    // A writer may move the aside folder away between our looks; a few retries see it settle.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const ref = await readVersion(target);
+      if (ref !== undefined || (await exists(target))) return ref;
+      const aside = (await leftovers(parent, basename(target))).old.at(-1);
+      if (aside === undefined) return undefined;
+      const asideRef = await readVersion(join(parent, aside));
+      if (asideRef !== undefined) return asideRef;
+    }
+    return undefined;
   }
 
   async function moveAway(target: string): Promise<void> {
@@ -302,17 +364,19 @@ export function createStackFolders(
     },
 
     readRunningVersion(stack): Promise<VersionRef | undefined> {
-      return serialized(stack, 'readRunningVersion', async () => {
-        await recover(runningDir(stack));
-        return readVersion(runningDir(stack));
-      });
+      return serialized(stack, 'readRunningVersion', () => readPublished(runningDir(stack)));
     },
 
     readGoodVersion(stack): Promise<VersionRef | undefined> {
-      return serialized(stack, 'readGoodVersion', async () => {
-        await recover(goodDir(stack));
-        return readVersion(goodDir(stack));
-      });
+      return serialized(stack, 'readGoodVersion', () => readPublished(goodDir(stack)));
+    },
+
+    async repairAll(): Promise<void> {
+      for (const folder of [RUNNING, GOOD]) {
+        const parent = join(dataDir, folder);
+        for (const stack of await stacksWithLeftovers(parent))
+          await serialized(stack, 'repair', () => recover(join(parent, stack)));
+      }
     },
 
     clearRunning(stack): Promise<void> {

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { systemClock, type Clock } from '../clock.js';
@@ -22,6 +22,11 @@ export interface StateStoreOptions {
   maxDeployments?: number;
   /** Health records kept per stack. */
   maxHealthRecords?: number;
+  /**
+   * Read only, for commands that read while the daemon (the data dir lock's holder) writes: no
+   * migration, no journal-mode change, and every write throws StateError StateReadOnly.
+   */
+  readonly?: boolean;
 }
 
 export const UNFINISHED_STATES: readonly DeploymentState[] = [
@@ -170,27 +175,39 @@ function toBad(row: BadRow): BadVersion {
   };
 }
 
+function schemaVersion(db: Database.Database, file: string): number {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > MIGRATIONS.length)
+    throw new StateError(
+      'StateSchemaTooNew',
+      `state database ${file} has schema version ${current}, newer than this berth knows (${MIGRATIONS.length}); upgrade berth`,
+      { place: { file } },
+    );
+  return current;
+}
+
 function migrate(db: Database.Database, file: string): void {
   // Read and migrate under one write lock: a CLI command and the daemon may open the file at once.
   db.transaction(() => {
-    const current = db.pragma('user_version', { simple: true }) as number;
-    if (current > MIGRATIONS.length)
-      throw new StateError(
-        'StateSchemaTooNew',
-        `state database ${file} has schema version ${current}, newer than this berth knows (${MIGRATIONS.length}); upgrade berth`,
-        { place: { file } },
-      );
+    const current = schemaVersion(db, file);
     if (current === MIGRATIONS.length) return;
     for (const migration of MIGRATIONS.slice(current)) db.exec(migration);
     db.pragma(`user_version = ${MIGRATIONS.length}`);
   }).immediate();
 }
 
-function openDatabase(dbPath: string): Database.Database {
-  let db: Database.Database | undefined;
+function noState(file: string): StateError {
+  return new StateError(
+    'NoState',
+    `no berth state at ${file} yet: no berth daemon or command has written to this data dir`,
+    { place: { file } },
+  );
+}
+
+function openWritable(dbPath: string): Database.Database {
+  if (dbPath !== ':memory:' && dbPath !== '') mkdirSync(dirname(dbPath), { recursive: true });
+  const db = new Database(dbPath);
   try {
-    if (dbPath !== ':memory:' && dbPath !== '') mkdirSync(dirname(dbPath), { recursive: true });
-    db = new Database(dbPath);
     db.pragma('journal_mode = WAL');
     // FULL: a journal line must be on disk before the step it announces runs.
     db.pragma('synchronous = FULL');
@@ -199,7 +216,35 @@ function openDatabase(dbPath: string): Database.Database {
     migrate(db, dbPath);
     return db;
   } catch (err) {
-    db?.close();
+    db.close();
+    throw err;
+  }
+}
+
+/** Migrating is the writer's job: a reader needs the schema this berth knows, as it is. */
+function openReadonly(dbPath: string): Database.Database {
+  if (!existsSync(dbPath)) throw noState(dbPath);
+  const db = new Database(dbPath, { readonly: true, fileMustExist: true, timeout: 5000 });
+  try {
+    const current = schemaVersion(db, dbPath);
+    if (current === 0) throw noState(dbPath);
+    if (current < MIGRATIONS.length)
+      throw new StateError(
+        'StateSchemaOld',
+        `state database ${dbPath} has schema version ${current}, older than this berth's (${MIGRATIONS.length}); the daemon migrates it when it starts`,
+        { place: { file: dbPath } },
+      );
+    return db;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
+function openDatabase(dbPath: string, readonly: boolean): Database.Database {
+  try {
+    return readonly ? openReadonly(dbPath) : openWritable(dbPath);
+  } catch (err) {
     if (err instanceof BerthError) throw err;
     throw new StateError('StateOpenFailed', `cannot open the state database ${dbPath}`, {
       cause: err,
@@ -208,12 +253,18 @@ function openDatabase(dbPath: string): Database.Database {
   }
 }
 
-/** Opens (creating and migrating when needed) berth's SQLite state database. */
+/**
+ * Opens (creating and migrating when needed) berth's SQLite state database. With `readonly`,
+ * opens it as it is: a missing file, or one no writer has set up yet, throws StateError NoState
+ * (rather than answering "no stacks", which a mistyped data dir would answer too); a schema
+ * older or newer than this berth's throws StateSchemaOld or StateSchemaTooNew.
+ */
 export function openStateStore(dbPath: string, options: StateStoreOptions = {}): StateStore {
   const clock = options.clock ?? systemClock;
   const maxDeployments = options.maxDeployments ?? 200;
   const maxHealth = options.maxHealthRecords ?? 1000;
-  const db = openDatabase(dbPath);
+  const readonly = options.readonly ?? false;
+  const db = openDatabase(dbPath, readonly);
 
   const sql = {
     getStack: db.prepare<[string], StackRow>('SELECT * FROM stacks WHERE name = ?'),
@@ -300,6 +351,12 @@ export function openStateStore(dbPath: string, options: StateStoreOptions = {}):
 
   /** One transaction per write; driver errors become StateErrors that name the operation. */
   function write<T>(operation: string, fn: () => T): T {
+    if (readonly)
+      throw new StateError(
+        'StateReadOnly',
+        `state database ${dbPath} is open read-only: ${operation} is for the data dir lock's holder`,
+        { place: { file: dbPath } },
+      );
     try {
       return db.transaction(fn).immediate();
     } catch (err) {
@@ -354,11 +411,16 @@ export function openStateStore(dbPath: string, options: StateStoreOptions = {}):
     };
   }
 
-  function loadDeployment(id: number): DeploymentRecord {
+  function findDeployment(id: number): DeploymentRecord | undefined {
     const row = sql.getDeployment.get(id);
-    if (row === undefined)
+    return row === undefined ? undefined : toDeployment(row);
+  }
+
+  function loadDeployment(id: number): DeploymentRecord {
+    const found = findDeployment(id);
+    if (found === undefined)
       throw new StateError('DeploymentNotFound', `deployment ${id} does not exist`);
-    return toDeployment(row);
+    return found;
   }
 
   return {
@@ -458,6 +520,8 @@ export function openStateStore(dbPath: string, options: StateStoreOptions = {}):
     getJournal(id): JournalEntry[] {
       return sql.getJournal.all(id).map(toJournal);
     },
+
+    getDeployment: findDeployment,
 
     listDeployments(stack, limit = 50): DeploymentRecord[] {
       return sql.listDeployments.all(stack, limit).map(toDeployment);

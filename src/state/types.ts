@@ -1,3 +1,5 @@
+import type { Reason } from '../reasons.js';
+
 /**
  * The state store: stacks, deployments (with their journal), health history and bad marks,
  * in SQLite; plus the running_stacks/ and good_stacks/ folders. Writes that must survive a
@@ -17,8 +19,8 @@ export type ConditionType = 'Ready' | 'Reconciling' | 'Stalled';
 export interface Condition {
   type: ConditionType;
   status: 'True' | 'False' | 'Unknown';
-  /** PascalCase, e.g. ReconciliationSucceeded, HealthCheckFailed, VersionMarkedBad. */
-  reason: string;
+  /** From the catalogue (src/reasons.ts), e.g. ReconciliationSucceeded, VersionMarkedBad. */
+  reason: Reason;
   message: string;
   lastTransitionTime: string;
 }
@@ -89,6 +91,10 @@ export interface BadVersion {
   at: string;
 }
 
+/**
+ * berth.db. Only the data dir lock's holder opens it for writing; others open it read-only
+ * (openStateStore's `readonly`), and any write on such a store throws StateReadOnly.
+ */
 export interface StateStore {
   getStack(name: string): StackRecord | undefined;
   listStacks(): StackRecord[];
@@ -106,11 +112,13 @@ export interface StateStore {
   appendLog(id: number, text: string): void;
   getLog(id: number): string;
   getJournal(id: number): JournalEntry[];
+  getDeployment(id: number): DeploymentRecord | undefined;
   listDeployments(stack: string, limit?: number): DeploymentRecord[];
   /** Deployments left RUNNING (or earlier non-final states) by a crash. */
   unfinishedDeployments(): DeploymentRecord[];
 
   recordHealth(record: Omit<HealthRecord, 'at'>): void;
+  /** Newest first; `healthHistory(stack, 1)[0]` is the latest record. */
   healthHistory(stack: string, limit?: number): HealthRecord[];
 
   markBad(input: Omit<BadVersion, 'at'>): void;
@@ -144,9 +152,21 @@ export interface StackFolders {
   snapshotGood(stack: string): Promise<void>;
   /** Replace running_stacks/<stack> with good_stacks/<stack>, atomically. */
   restoreGood(stack: string): Promise<void>;
+  /**
+   * The version in the folder's version.txt. Reads never change anything (another process may
+   * be writing): when a swap was cut short between its two renames, they read the folder that
+   * was moved aside, which is what the next write or repairAll() puts back.
+   */
   readRunningVersion(stack: string): Promise<VersionRef | undefined>;
   readGoodVersion(stack: string): Promise<VersionRef | undefined>;
   clearRunning(stack: string): Promise<void>;
+  /**
+   * Repairs every stack's leftovers of a crash in running_stacks/ and good_stacks/: deletes
+   * half-built copies, puts back a folder moved aside but not replaced. Only the data dir lock's
+   * holder may call it (once at start, before crash recovery): in any other process it would
+   * delete the writer's copies in progress.
+   */
+  repairAll(): Promise<void>;
   /** Move both folders of a pruned stack into archive/<stack>-<time>/. */
   archive(stack: string): Promise<string>;
 }

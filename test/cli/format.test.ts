@@ -59,7 +59,7 @@ describe('errors', () => {
   });
 
   it('names file, stack, service and field', () => {
-    const err = new ComposeError('UnsupportedField', 'field runtime is not supported', {
+    const err = new ComposeError('ComposeFieldUnsupported', 'field runtime is not supported', {
       place: { file: '/r/web/compose.yaml', stack: 'web', service: 'api', field: 'runtime' },
     });
     expect(formatError(err)).toContain(

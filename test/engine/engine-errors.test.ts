@@ -33,7 +33,8 @@ describe('engine errors', () => {
     expect(err.cause).toBe(cause);
     expect(err.transient).toBe(false);
     expect(
-      engineError('X', 'm', Object.assign(new Error('x'), { statusCode: 500 })).transient,
+      engineError('InspectFailed', 'm', Object.assign(new Error('x'), { statusCode: 500 }))
+        .transient,
     ).toBe(true);
   });
 });

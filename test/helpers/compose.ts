@@ -51,13 +51,18 @@ export function bareService(name: string, overrides: Partial<ServiceConfig> = {}
  * probe fast only while starting.) The timeout is generous: a slow probe on a loaded machine
  * is not a failed one, and `false` fails at its first probe whatever the timeout.
  */
-export function healthcheckYaml(test: string, indent = '    '): string[] {
+export function healthcheckYaml(
+  test: string,
+  indent = '    ',
+  options: { startPeriod?: string } = {},
+): string[] {
   return [
     `${indent}healthcheck:`,
     `${indent}  test: ["CMD-SHELL", ${JSON.stringify(test)}]`,
     `${indent}  interval: ${test === 'true' ? '1s' : '500ms'}`,
     `${indent}  timeout: 20s`,
     `${indent}  retries: 1`,
-    `${indent}  start_period: 0s`,
+    // A check that only passes after a slow start: failures until then do not count.
+    `${indent}  start_period: ${options.startPeriod ?? '0s'}`,
   ];
 }

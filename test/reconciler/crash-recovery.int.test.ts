@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseVersionFile } from '../../src/state/folders.js';
 import { testDocker } from '../helpers/docker.js';
 import { cli, collect, createLimit, killAt, worlds, type World } from './crash-world.js';
-import { composeFile } from './harness.js';
+import { composeFile } from '../helpers/harness.js';
 
 /**
  * Seed 000, proven the hard way: berth's CLI is SIGKILLed right after journaling each step of
@@ -203,7 +203,9 @@ describe('crash recovery: SIGKILL at every step of the simple strategy', () => {
             v1 = killed?.version ?? '';
             killedVersion = v1;
           } else {
-            const setup = await harness.reconciler.reconcileOnce({ stacks: [stack] });
+            // In-process, as a CLI would: the data dir is released before the killed CLI takes it.
+            const setup = await (await harness.open()).reconcile({ stacks: [stack] });
+            await harness.close();
             expect(setup.stacks[0]?.result, setup.stacks[0]?.message).toBe('deployed');
             v1 = harness.store.getStack(stack)?.running?.version ?? '';
             const v2Files = stackFiles('v2', {

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ROOT, berthCommand } from '../helpers/berth-bin.js';
-import { Harness } from './harness.js';
+import { Harness } from '../helpers/harness.js';
 
 /**
  * What the crash-recovery tests share: a world per case (repository, data dir, berth config),
@@ -41,7 +41,9 @@ export function createLimit(max: number): <T>(fn: () => Promise<T>) => Promise<T
 
 export async function createWorld(options: { stabilityPeriod: string }): Promise<World> {
   const harness = await Harness.create();
-  harness.open();
+  // Creates the state; the CLI processes of each case then take the data dir in turn.
+  await harness.open();
+  await harness.close();
   const configFile = path.join(harness.root, 'berth.yaml');
   const markerFile = path.join(harness.root, 'failpoint.log');
   await writeFile(

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { testDocker } from '../helpers/docker.js';
-import { Harness, composeFile, exists } from './harness.js';
+import { Harness, composeFile, exists } from '../helpers/harness.js';
 
 describe('reconciler: deploys, redeploys only what changed, repairs drift', () => {
   let h: Harness | undefined;
@@ -16,9 +16,9 @@ describe('reconciler: deploys, redeploys only what changed, repairs drift', () =
     await h.writeStack(b, composeFile({ web: {}, worker: {} }));
     await h.writeStack(c, composeFile({ web: {} }));
     const first = h.commit('three stacks');
-    const reconciler = h.open();
+    const control = await h.open();
 
-    const pass1 = await reconciler.reconcileOnce();
+    const pass1 = await control.reconcile({});
     expect(pass1.ok).toBe(true);
     expect(pass1.revision?.commit).toBe(first);
     expect(pass1.stacks.map((s) => [s.stack, s.result]).sort()).toEqual(
@@ -57,12 +57,12 @@ describe('reconciler: deploys, redeploys only what changed, repairs drift', () =
       b: await h.containers(b),
       c: await h.containers(c),
     };
-    const noop = await reconciler.reconcileOnce();
+    const noop = await control.reconcile({});
     expect(noop.stacks.every((s) => s.result === 'unchanged')).toBe(true);
 
     await h.writeStack(b, composeFile({ web: { marker: 'v2' }, worker: {} }));
     const second = h.commit('change b');
-    const pass2 = await reconciler.reconcileOnce();
+    const pass2 = await control.reconcile({});
     expect(pass2.ok).toBe(true);
     const results = Object.fromEntries(pass2.stacks.map((s) => [s.stack, s.result]));
     expect(results).toEqual({ [a]: 'unchanged', [b]: 'deployed', [c]: 'unchanged' });
@@ -93,13 +93,13 @@ describe('reconciler: deploys, redeploys only what changed, repairs drift', () =
     const stack = h.name('drift');
     await h.writeStack(stack, composeFile({ web: {}, db: {} }));
     h.commit('drift stack');
-    const reconciler = h.open();
-    expect((await reconciler.reconcileOnce()).ok).toBe(true);
+    const control = await h.open();
+    expect((await control.reconcile({})).ok).toBe(true);
     const before = await h.containers(stack);
     const web = before.find((x) => x.service === 'web')!;
     await testDocker().getContainer(web.id).remove({ force: true });
 
-    const pass = await reconciler.reconcileOnce();
+    const pass = await control.reconcile({});
     expect(pass.plan[0]?.action).toBe('recreate');
     expect(pass.plan[0]?.reason).toBe(
       'containers drifted from recorded version (service web: missing)',
@@ -115,10 +115,10 @@ describe('reconciler: deploys, redeploys only what changed, repairs drift', () =
     const stack = h.name('dry');
     await h.writeStack(stack, composeFile({ web: {} }));
     h.commit('dry stack');
-    const reconciler = h.open();
+    const control = await h.open();
     const calls = h.engine.callCount();
 
-    const pass = await reconciler.reconcileOnce({ dryRun: true });
+    const pass = await control.reconcile({ dryRun: true });
     expect(pass.plan).toMatchObject([{ subject: stack, action: 'create', reason: 'new stack' }]);
     expect(pass.stacks).toMatchObject([{ stack, result: 'planned' }]);
     expect(await h.containers(stack)).toEqual([]);
@@ -130,7 +130,7 @@ describe('reconciler: deploys, redeploys only what changed, repairs drift', () =
     expect(h.store.listDeployments(stack)).toEqual([]);
     expect(h.store.healthHistory(stack)).toEqual([]);
 
-    const unknown = await reconciler.reconcileOnce({ dryRun: true, stacks: ['no-such-stack'] });
+    const unknown = await control.reconcile({ dryRun: true, stacks: ['no-such-stack'] });
     expect(unknown.ok).toBe(false);
     expect(unknown.stacks).toMatchObject([
       { stack: 'no-such-stack', result: 'failed', outcome: 'terminal' },

@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Harness, composeFile, exists } from './harness.js';
+import { Harness, composeFile, exists } from '../helpers/harness.js';
 
 describe('reconciler: stacks leaving the repository, down, rollback targets', () => {
   let h: Harness | undefined;
@@ -15,13 +15,13 @@ describe('reconciler: stacks leaving the repository, down, rollback targets', ()
     await h.writeStack(stays, composeFile({ web: {} }));
     await h.writeStack(leaves, composeFile({ web: {} }));
     h.commit('two stacks');
-    let reconciler = h.open();
-    expect((await reconciler.reconcileOnce()).ok).toBe(true);
+    let control = await h.open();
+    expect((await control.reconcile({})).ok).toBe(true);
     const before = await h.containers(leaves);
 
     await h.removeStackFolder(leaves);
     h.commit('remove one');
-    const kept = await reconciler.reconcileOnce();
+    const kept = await control.reconcile({});
     expect(kept.plan.find((p) => p.subject === leaves)).toMatchObject({
       action: 'skip',
       reason: 'folder left the repository; kept running (prune: false)',
@@ -29,8 +29,8 @@ describe('reconciler: stacks leaving the repository, down, rollback targets', ()
     expect(kept.stacks.find((s) => s.stack === leaves)?.result).toBe('kept');
     expect(await h.containers(leaves)).toEqual(before);
 
-    reconciler = h.open({ prune: true });
-    const pruned = await reconciler.reconcileOnce();
+    control = await h.open({ prune: true });
+    const pruned = await control.reconcile({});
     expect(pruned.plan.find((p) => p.subject === leaves)).toMatchObject({
       action: 'remove',
       reason: 'folder left the repository; prune',
@@ -41,7 +41,7 @@ describe('reconciler: stacks leaving the repository, down, rollback targets', ()
     expect(await exists(h.folders.runningDir(leaves))).toBe(false);
     expect(h.store.getStack(leaves)?.running).toBeUndefined();
 
-    const after = await reconciler.reconcileOnce();
+    const after = await control.reconcile({});
     expect(after.plan.map((p) => p.subject)).toEqual([stays]);
   });
 
@@ -50,15 +50,15 @@ describe('reconciler: stacks leaving the repository, down, rollback targets', ()
     const stack = h.name('down');
     await h.writeStack(stack, composeFile({ web: {} }));
     h.commit('v1');
-    const reconciler = h.open();
-    await reconciler.reconcileOnce();
+    const control = await h.open();
+    await control.reconcile({});
     expect((await h.containers(stack)).length).toBe(1);
 
-    await reconciler.down(stack);
+    await control.down(stack, { by: 'cli' });
     expect(await h.containers(stack)).toEqual([]);
     expect(h.store.getStack(stack)?.suspended).toBe(true);
     expect(h.store.listDeployments(stack)[0]).toMatchObject({ method: 'down', state: 'DONE' });
-    const pass = await reconciler.reconcileOnce();
+    const pass = await control.reconcile({});
     expect(pass.stacks[0]).toMatchObject({ stack, result: 'suspended' });
     expect(await h.containers(stack)).toEqual([]);
   });
@@ -68,24 +68,24 @@ describe('reconciler: stacks leaving the repository, down, rollback targets', ()
     const stack = h.name('to');
     await h.writeStack(stack, composeFile({ web: {} }));
     const c1 = h.commit('v1');
-    const reconciler = h.open();
-    await expect(reconciler.rollback(stack)).rejects.toThrow(/no good version/);
-    await reconciler.reconcileOnce();
+    const control = await h.open();
+    await expect(control.rollback(stack, { by: 'rollback' })).rejects.toThrow(/no good version/);
+    await control.reconcile({});
     const v1 = h.store.getStack(stack)!.running!;
     await h.writeStack(stack, composeFile({ web: { marker: 'v2' } }));
     h.commit('v2');
-    await reconciler.reconcileOnce();
+    await control.reconcile({});
 
-    const back = await reconciler.rollback(stack, { to: c1.slice(0, 8) });
+    const back = await control.rollback(stack, { by: 'rollback' }, c1.slice(0, 8));
     expect(back).toMatchObject({ result: 'deployed', version: v1.version });
     expect((await h.containers(stack)).every((c) => c.version === v1.version)).toBe(true);
 
     // good_stacks now holds v2; once v1's copy is gone too, berth says so.
     await rm(h.folders.goodDir(stack), { recursive: true, force: true });
-    await reconciler.down(stack);
+    await control.down(stack, { by: 'cli' });
     await rm(h.folders.runningDir(stack), { recursive: true, force: true });
-    await expect(reconciler.rollback(stack, { to: v1.version.slice(0, 10) })).rejects.toThrow(
-      /files of version .* are not available/,
-    );
+    await expect(
+      control.rollback(stack, { by: 'rollback' }, v1.version.slice(0, 10)),
+    ).rejects.toThrow(/files of version .* are not available/);
   });
 });

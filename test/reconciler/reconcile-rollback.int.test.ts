@@ -1,7 +1,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Harness, composeFile } from './harness.js';
+import { Harness, composeFile } from '../helpers/harness.js';
 
 const FAILING = { health: 'false', marker: 'broken' };
 
@@ -17,8 +17,8 @@ describe('reconciler: health gate, rollback, bad versions, hooks', () => {
     const stack = h.name('rb');
     await h.writeStack(stack, composeFile({ web: {} }));
     const goodCommit = h.commit('good');
-    const reconciler = h.open({ defaults: { healthTimeoutMs: 5000 } });
-    expect((await reconciler.reconcileOnce()).ok).toBe(true);
+    const control = await h.open({ defaults: { healthTimeoutMs: 5000 } });
+    expect((await control.reconcile({})).ok).toBe(true);
     const goodVersion = h.store.getStack(stack)!.running!.version;
 
     const results = path.join(h.root, 'post-results');
@@ -27,7 +27,7 @@ describe('reconciler: health gate, rollback, bad versions, hooks', () => {
       'post.sh': `#!/bin/sh\necho "$BERTH_RESULT" >> ${results}\n`,
     });
     h.commit('bad');
-    const pass = await reconciler.reconcileOnce();
+    const pass = await control.reconcile({});
     expect(pass.ok).toBe(false);
     const outcome = pass.stacks[0]!;
     expect(outcome).toMatchObject({ stack, result: 'rolled-back', outcome: 'terminal' });
@@ -67,20 +67,20 @@ describe('reconciler: health gate, rollback, bad versions, hooks', () => {
     expect(await readFile(results, 'utf8')).toBe('rolled-back\n');
 
     // The bad version is not tried again.
-    const again = await reconciler.reconcileOnce();
+    const again = await control.reconcile({});
     expect(again.stacks[0]).toMatchObject({ result: 'skipped-bad', outcome: 'terminal' });
     expect(again.plan[0]?.reason).toMatch(/^version marked bad at .+: health check failed \(/);
     expect(await h.containers(stack)).toEqual(running);
 
     // Until a human clears the mark...
     expect(h.store.unmark(stack, badVersion)).toBe(1);
-    const retried = await reconciler.reconcileOnce();
+    const retried = await control.reconcile({});
     expect(retried.stacks[0]).toMatchObject({ result: 'rolled-back', version: badVersion });
 
     // ...or the files change.
     await h.writeStack(stack, composeFile({ web: { marker: 'fixed' } }));
     h.commit('fixed');
-    const fixed = await reconciler.reconcileOnce();
+    const fixed = await control.reconcile({});
     expect(fixed.stacks[0]).toMatchObject({ result: 'deployed' });
     expect(fixed.ok).toBe(true);
   });
@@ -94,8 +94,8 @@ describe('reconciler: health gate, rollback, bad versions, hooks', () => {
     const volume = `    volumes:\n      - ${flagDir}:/flag`;
     await h.writeStack(stack, composeFile({ web: { health: 'test -f /flag/ok', extra: volume } }));
     h.commit('good, while the flag exists');
-    const reconciler = h.open({ defaults: { healthTimeoutMs: 4000 } });
-    expect((await reconciler.reconcileOnce()).ok).toBe(true);
+    const control = await h.open({ defaults: { healthTimeoutMs: 4000 } });
+    expect((await control.reconcile({})).ok).toBe(true);
     const goodVersion = h.store.getStack(stack)!.running!.version;
 
     // The pre-deploy hook takes the flag away after the good version was seen healthy.
@@ -104,7 +104,7 @@ describe('reconciler: health gate, rollback, bad versions, hooks', () => {
       'pre.sh': `#!/bin/sh\nrm -f ${flagDir}/ok\n`,
     });
     h.commit('bad, and breaks the good one');
-    const pass = await reconciler.reconcileOnce();
+    const pass = await control.reconcile({});
     expect(pass.ok).toBe(false);
     expect(pass.stacks[0]).toMatchObject({ stack, result: 'failed', outcome: 'terminal' });
     expect(pass.stacks[0]?.message).toMatch(/failed too/);
@@ -123,8 +123,8 @@ describe('reconciler: health gate, rollback, bad versions, hooks', () => {
     const stack = h.name('hook');
     await h.writeStack(stack, composeFile({ web: {} }));
     h.commit('v1');
-    const reconciler = h.open();
-    expect((await reconciler.reconcileOnce()).ok).toBe(true);
+    const control = await h.open();
+    expect((await control.reconcile({})).ok).toBe(true);
     const before = await h.containers(stack);
     const v1 = h.store.getStack(stack)!.running!;
 
@@ -133,7 +133,7 @@ describe('reconciler: health gate, rollback, bad versions, hooks', () => {
       'pre.sh': '#!/bin/sh\necho refusing\nexit 3\n',
     });
     h.commit('v2 with a failing hook');
-    const pass = await reconciler.reconcileOnce();
+    const pass = await control.reconcile({});
     expect(pass.ok).toBe(false);
     expect(pass.stacks[0]).toMatchObject({ result: 'failed', outcome: 'terminal' });
     expect(pass.stacks[0]?.message).toMatch(/pre-deploy hook pre\.sh exited with 3/);
@@ -148,29 +148,47 @@ describe('reconciler: health gate, rollback, bad versions, hooks', () => {
     expect(await h.folders.readRunningVersion(stack)).toEqual(v1);
   });
 
-  it('rolls back on request to the good version', async () => {
+  it('rolls back on request to the good version, and the rollback sticks until unmark', async () => {
     h = await Harness.create();
     const stack = h.name('manual');
     await h.writeStack(stack, composeFile({ web: {} }));
     h.commit('v1');
-    const reconciler = h.open();
-    await reconciler.reconcileOnce();
+    const control = await h.open();
+    await control.reconcile({});
     const v1 = h.store.getStack(stack)!.running!;
     await h.writeStack(stack, composeFile({ web: { marker: 'v2' } }));
     h.commit('v2');
-    await reconciler.reconcileOnce();
+    await control.reconcile({});
     const v2 = h.store.getStack(stack)!.running!;
     expect(v2.version).not.toBe(v1.version);
 
-    const outcome = await reconciler.rollback(stack);
+    const outcome = await control.rollback(stack, { by: 'rollback' });
     expect(outcome).toMatchObject({ result: 'deployed', version: v1.version });
     expect(h.store.listDeployments(stack)[0]?.trigger).toBe('rollback');
-    const containers = await h.containers(stack);
-    expect(containers.every((c) => c.version === v1.version && c.state === 'running')).toBe(true);
-    // v2 was healthy, so it is the good version now.
-    expect((await h.folders.readGoodVersion(stack))?.version).toBe(v2.version);
+    const onV1 = async (): Promise<boolean> =>
+      (await h!.containers(stack)).every((c) => c.version === v1.version && c.state === 'running');
+    expect(await onV1()).toBe(true);
+    // The version rolled away from is rejected: marked bad, and never the good version.
+    expect(h.store.isBad(stack, v2.version)?.reason).toMatch(/^rolled back by rollback to /);
+    expect((await h.folders.readGoodVersion(stack))?.version).toBe(v1.version);
+    expect(h.store.getStack(stack)?.good?.version).toBe(v1.version);
 
-    await expect(reconciler.rollback(stack, { to: 'ffffffff' })).rejects.toThrow(
+    // The next pass on the same commit keeps the rolled-back version.
+    const kept = await control.reconcile({});
+    expect(kept.stacks.find((x) => x.stack === stack)?.result).toBe('skipped-bad');
+    expect(h.store.getStack(stack)?.running?.version).toBe(v1.version);
+    expect(await onV1()).toBe(true);
+
+    // Unmarked, the version from git returns.
+    expect(await control.unmark(stack, undefined, { by: 'cli' })).toMatchObject({ cleared: 1 });
+    const back = await control.reconcile({});
+    expect(back.stacks.find((x) => x.stack === stack)).toMatchObject({
+      result: 'deployed',
+      version: v2.version,
+    });
+    expect(h.store.getStack(stack)?.running?.version).toBe(v2.version);
+
+    await expect(control.rollback(stack, { by: 'rollback' }, 'ffffffff')).rejects.toThrow(
       /not in the deployment history/,
     );
   });

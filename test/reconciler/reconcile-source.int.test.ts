@@ -1,6 +1,6 @@
 import { rename } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Harness, composeFile } from './harness.js';
+import { Harness, composeFile } from '../helpers/harness.js';
 
 describe('reconciler: invalid stacks, tags, unreachable remote', () => {
   let h: Harness | undefined;
@@ -18,8 +18,8 @@ describe('reconciler: invalid stacks, tags, unreachable remote', () => {
       'deploy.yaml': 'healthTimeout: soon\n',
     });
     h.commit('one good, two broken');
-    const reconciler = h.open();
-    const pass = await reconciler.reconcileOnce();
+    const control = await h.open();
+    const pass = await control.reconcile({});
     expect(pass.ok).toBe(false);
     const byStack = Object.fromEntries(pass.stacks.map((s) => [s.stack, s]));
     expect(byStack[okStack]).toMatchObject({ result: 'deployed', outcome: 'done' });
@@ -50,8 +50,8 @@ describe('reconciler: invalid stacks, tags, unreachable remote', () => {
     h.commit('untagged head');
     expect(one).not.toBe(two);
 
-    const reconciler = h.open({ tag: 'v*' });
-    const pass = await reconciler.reconcileOnce();
+    const control = await h.open({ tag: 'v*' });
+    const pass = await control.reconcile({});
     expect(pass.ok).toBe(true);
     expect(pass.revision).toMatchObject({ commit: two, ref: 'v1.2.0' });
     expect(h.store.getStack(stack)?.running?.commit).toBe(two);
@@ -62,12 +62,12 @@ describe('reconciler: invalid stacks, tags, unreachable remote', () => {
     const stack = h.name('offline');
     await h.writeStack(stack, composeFile({ web: {} }));
     const commit = h.commit('v1');
-    const reconciler = h.open();
-    expect((await reconciler.reconcileOnce()).ok).toBe(true);
+    const control = await h.open();
+    expect((await control.reconcile({})).ok).toBe(true);
     const before = await h.containers(stack);
 
     await rename(h.remote, `${h.remote}.gone`);
-    const pass = await reconciler.reconcileOnce();
+    const pass = await control.reconcile({});
     expect(pass.sourceError).toBeDefined();
     expect(pass.ok).toBe(false);
     expect(pass.revision?.commit).toBe(commit);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LABEL } from '../../src/engine/types.js';
-import { failpointMatches } from '../../src/reconciler/failpoint.js';
+import { failpointMatches } from '../../src/failpoint.js';
 import { decideRecovery, type RecoveryInput } from '../../src/reconciler/recovery.js';
 
 const V1 = { version: 'v1hash', commit: 'c1' };

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { testDocker } from '../helpers/docker.js';
 import { cli, collect, createLimit, killAt, worlds } from './crash-world.js';
-import { composeFile, exists } from './harness.js';
+import { composeFile, exists } from '../helpers/harness.js';
 
 /**
  * Issue #5, the hard way: berth's CLI is SIGKILLed right after journaling a step of a
@@ -199,7 +199,9 @@ describe('crash recovery: SIGKILL in the middle of a blue-green or canary rollou
           const v1Files = stackFiles(stack, c.kind, 'v1', true);
           await harness.writeStack(stack, v1Files['compose.yaml'] ?? '', v1Files);
           harness.commit(`${stack} v1`);
-          const setup = await harness.reconciler.reconcileOnce({ stacks: [stack] });
+          // In-process, as a CLI would: the data dir is released before the killed CLI takes it.
+          const setup = await (await harness.open()).reconcile({ stacks: [stack] });
+          await harness.close();
           expect(setup.stacks[0]?.result, setup.stacks[0]?.message).toBe('deployed');
           const v1 = harness.store.getStack(stack)?.running?.version ?? '';
           expect(v1).not.toBe('');

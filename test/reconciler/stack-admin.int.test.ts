@@ -5,10 +5,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadProject } from '../../src/compose/load.js';
 import { LABEL } from '../../src/engine/types.js';
 import { silentLogger } from '../../src/log.js';
-import { diffStacks, resumeStack, suspendStack } from '../../src/reconciler/stack-admin.js';
-import { createGitSource } from '../../src/source/git-source.js';
+import { resumeStack, suspendStack } from '../../src/reconciler/admin.js';
+import { diffStacks } from '../../src/reconciler/diff.js';
+import { createGitSource } from '../../src/source/git/git-source.js';
 import { testDocker } from '../helpers/docker.js';
-import { DEFAULTS, Harness, composeFile } from './harness.js';
+import { DEFAULTS, Harness, composeFile } from '../helpers/harness.js';
 
 /** Kills a container and waits until Docker's listing says so (it can lag behind the kill). */
 async function killAndWait(harness: Harness, stack: string, id: string): Promise<void> {
@@ -37,7 +38,7 @@ describe('stack admin: engine.plan, diff, suspend and resume (real Docker, real 
     const stack = h.name('admin');
     await h.writeStack(stack, composeFile({ web: {}, worker: {} }));
     h.commit('one stack');
-    const pass = await h.open({ defaults: { healthTimeoutMs: 60_000 } }).reconcileOnce();
+    const pass = await (await h.open({ defaults: { healthTimeoutMs: 60_000 } })).reconcile({});
     expect(pass.ok).toBe(true);
     return { harness: h, stack };
   }
@@ -139,23 +140,23 @@ describe('stack admin: engine.plan, diff, suspend and resume (real Docker, real 
 
     const [web] = await harness.containers(stack);
     await killAndWait(harness, stack, web!.id);
-    const pass = await harness.reconciler.reconcileOnce();
+    const pass = await harness.control.reconcile({});
     expect(pass.stacks.find((s) => s.stack === stack)?.result).toBe('suspended');
     expect((await harness.containers(stack))[0]).toMatchObject({ id: web!.id, state: 'exited' });
 
     const resumed = resumeStack(deps, stack, 'cli:alice');
     expect(resumed).toMatchObject({ suspended: false, changed: true });
     expect(harness.store.getStack(stack)!.suspended).toBe(false);
-    const again = await harness.reconciler.reconcileOnce();
+    const again = await harness.control.reconcile({});
     expect(again.stacks.find((s) => s.stack === stack)?.result).toBe('deployed');
     const after = await harness.containers(stack);
     expect(after.every((c) => c.state === 'running')).toBe(true);
   });
 
   it('suspend and resume refuse a stack berth does not know', () => {
-    return Harness.create().then((harness) => {
+    return Harness.create().then(async (harness) => {
       h = harness;
-      harness.open();
+      await harness.open();
       const deps = { store: harness.store, logger: silentLogger() };
       expect(() => suspendStack(deps, 'nope', 'test')).toThrow(/no stack named nope/);
       expect(() => resumeStack(deps, 'nope', 'test')).toThrow(/no stack named nope/);

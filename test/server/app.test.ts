@@ -491,14 +491,14 @@ describe('/api/v1', () => {
 
   it('maps BerthError reasons to statuses and hides other errors', async () => {
     const { app, control, log } = setup();
-    control.deployError = new BerthError('StackBusy', 'web is deploying');
+    control.deployError = new BerthError('NoGoodVersion', 'web has no good version');
     const busy = await app.request('/api/v1/stacks/web/deploy', {
       method: 'POST',
       headers: auth(),
     });
     expect(busy.status).toBe(409);
     expect(await busy.json()).toEqual({
-      error: { reason: 'StackBusy', message: 'web is deploying' },
+      error: { reason: 'NoGoodVersion', message: 'web has no good version' },
     });
 
     control.deployError = new Error('sqlite exploded at /var/lib/berth/berth.db');

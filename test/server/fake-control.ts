@@ -1,6 +1,6 @@
 import { BerthError } from '../../src/errors.js';
 import type { StackOutcome } from '../../src/reconciler/types.js';
-import type { DaemonControl, TrackedRef, Trigger } from '../../src/server/control.js';
+import type { ServerControl, TrackedRef, Trigger } from '../../src/server/control.js';
 import type { DeploymentRecord, HealthRecord, StackRecord } from '../../src/state/types.js';
 
 export interface ControlCall {
@@ -11,8 +11,8 @@ export interface ControlCall {
   limit?: number;
 }
 
-/** An in-memory DaemonControl that records what the app asked for. */
-export interface FakeControl extends DaemonControl {
+/** An in-memory ServerControl that records what the app asked for. */
+export interface FakeControl extends ServerControl {
   calls: ControlCall[];
   stacks: Map<string, StackRecord>;
   tracked: TrackedRef;
@@ -108,13 +108,25 @@ export function createFakeControl(tracked: TrackedRef = { branch: 'main' }): Fak
       calls.push({ method: 'suspend', stack: name, trigger });
       const record = { ...stacks.get(name)!, suspended: true };
       stacks.set(name, record);
-      return Promise.resolve(record);
+      return Promise.resolve({
+        stack: name,
+        suspended: true,
+        changed: true,
+        by: trigger.by,
+        at: record.updatedAt,
+      });
     },
     resume(name, trigger) {
       calls.push({ method: 'resume', stack: name, trigger });
       const record = { ...stacks.get(name)!, suspended: false };
       stacks.set(name, record);
-      return Promise.resolve(record);
+      return Promise.resolve({
+        stack: name,
+        suspended: false,
+        changed: true,
+        by: trigger.by,
+        at: record.updatedAt,
+      });
     },
     trackedRef: () => control.tracked,
   };

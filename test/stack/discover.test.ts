@@ -4,6 +4,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SettingsError, StackError } from '../../src/errors.js';
 import { discoverStacks } from '../../src/stack/discover.js';
 import { COMPOSE, DEFAULTS, removeDir, tempDir, writeTree } from './fixtures.js';
+import { methodNames } from '../../src/strategies/index.js';
+
+const METHODS = methodNames();
 
 describe('discoverStacks', () => {
   let root: string;
@@ -21,7 +24,7 @@ describe('discoverStacks', () => {
       'apps/api/compose.yml': COMPOSE,
       'other/ignored/compose.yaml': COMPOSE,
     });
-    const result = await discoverStacks(root, ['stacks/*', 'apps/*'], DEFAULTS);
+    const result = await discoverStacks(root, ['stacks/*', 'apps/*'], DEFAULTS, METHODS);
     expect(result.broken).toEqual([]);
     expect(result.stacks.map((s) => [s.name, s.relPath])).toEqual([
       ['api', 'apps/api'],
@@ -42,13 +45,13 @@ describe('discoverStacks', () => {
       's/web/compose.yml': COMPOSE,
       's/web/compose.yaml': COMPOSE,
     });
-    const { stacks } = await discoverStacks(root, ['s/*'], DEFAULTS);
+    const { stacks } = await discoverStacks(root, ['s/*'], DEFAULTS, METHODS);
     expect(stacks[0]!.composeFile).toBe(join(root, 's/web/compose.yaml'));
   });
 
   it('supports recursive globs', async () => {
     await writeTree(root, { 'a/b/c/deep/compose.yaml': COMPOSE, 'a/top/compose.yaml': COMPOSE });
-    const { stacks } = await discoverStacks(root, ['a/**'], DEFAULTS);
+    const { stacks } = await discoverStacks(root, ['a/**'], DEFAULTS, METHODS);
     expect(stacks.map((s) => s.name)).toEqual(['deep', 'top']);
   });
 
@@ -59,7 +62,7 @@ describe('discoverStacks', () => {
       'stacks/_x/compose.yaml': COMPOSE,
       'stacks/good-1_a/compose.yaml': COMPOSE,
     });
-    const result = await discoverStacks(root, ['stacks/*'], DEFAULTS);
+    const result = await discoverStacks(root, ['stacks/*'], DEFAULTS, METHODS);
     expect(result.stacks.map((s) => s.name)).toEqual(['good-1_a']);
     expect(result.broken.map((b) => b.name).sort()).toEqual(['Web', '_x', 'my.app']);
     for (const broken of result.broken) {
@@ -75,7 +78,7 @@ describe('discoverStacks', () => {
       'b/web/compose.yaml': COMPOSE,
       'a/db/compose.yaml': COMPOSE,
     });
-    const result = await discoverStacks(root, ['a/*', 'b/*'], DEFAULTS);
+    const result = await discoverStacks(root, ['a/*', 'b/*'], DEFAULTS, METHODS);
     expect(result.stacks.map((s) => s.name)).toEqual(['db']);
     expect(result.broken).toHaveLength(2);
     for (const broken of result.broken) {
@@ -87,7 +90,7 @@ describe('discoverStacks', () => {
 
   it('does not count one folder matched by two globs as a duplicate', async () => {
     await writeTree(root, { 'stacks/web/compose.yaml': COMPOSE });
-    const result = await discoverStacks(root, ['stacks/*', 'stacks/web'], DEFAULTS);
+    const result = await discoverStacks(root, ['stacks/*', 'stacks/web'], DEFAULTS, METHODS);
     expect(result.stacks.map((s) => s.name)).toEqual(['web']);
     expect(result.broken).toEqual([]);
   });
@@ -98,7 +101,7 @@ describe('discoverStacks', () => {
       'stacks/web/deploy.yaml': 'method: rolling\n',
       'stacks/db/compose.yaml': COMPOSE,
     });
-    const result = await discoverStacks(root, ['stacks/*'], DEFAULTS);
+    const result = await discoverStacks(root, ['stacks/*'], DEFAULTS, METHODS);
     expect(result.stacks.map((s) => s.name)).toEqual(['db']);
     const broken = result.broken[0]!;
     expect(broken.name).toBe('web');
@@ -113,7 +116,7 @@ describe('discoverStacks', () => {
       'stacks/db/compose.yaml': COMPOSE,
     });
     await symlink('/etc/hostname', join(root, 'stacks/web/host'));
-    const result = await discoverStacks(root, ['stacks/*'], DEFAULTS);
+    const result = await discoverStacks(root, ['stacks/*'], DEFAULTS, METHODS);
     expect(result.stacks.map((s) => s.name)).toEqual(['db']);
     expect(result.broken[0]!.error.reason).toBe('SymlinkEscapesRepository');
     expect(result.broken[0]!.version).toBeUndefined();
@@ -124,9 +127,9 @@ describe('discoverStacks', () => {
       'stacks/web/compose.yaml': COMPOSE,
       'stacks/db/compose.yaml': COMPOSE,
     });
-    const before = await discoverStacks(root, ['stacks/*'], DEFAULTS);
+    const before = await discoverStacks(root, ['stacks/*'], DEFAULTS, METHODS);
     await writeFile(join(root, 'stacks/web/.env'), 'X=1\n');
-    const after = await discoverStacks(root, ['stacks/*'], DEFAULTS);
+    const after = await discoverStacks(root, ['stacks/*'], DEFAULTS, METHODS);
     const version = (d: typeof before, name: string): string | undefined =>
       d.stacks.find((s) => s.name === name)?.version;
     expect(version(after, 'web')).not.toBe(version(before, 'web'));
@@ -143,7 +146,7 @@ describe('discoverStacks', () => {
     }
     await writeTree(root, files);
     const started = performance.now();
-    const result = await discoverStacks(root, ['stacks/*'], DEFAULTS);
+    const result = await discoverStacks(root, ['stacks/*'], DEFAULTS, METHODS);
     const elapsed = performance.now() - started;
     expect(result.stacks).toHaveLength(200);
     expect(result.stacks.every((s) => s.settings.method === 'blind')).toBe(true);

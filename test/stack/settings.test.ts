@@ -4,6 +4,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SettingsError } from '../../src/errors.js';
 import { extractCommentBlock, readDeploySettings } from '../../src/stack/settings.js';
 import { COMPOSE, DEFAULTS, removeDir, tempDir, writeTree } from './fixtures.js';
+import { methodNames } from '../../src/strategies/index.js';
+
+const METHODS = methodNames();
 
 const COMMENT_BLOCK = `# Deploy Start #
 #
@@ -35,7 +38,7 @@ describe('readDeploySettings', () => {
 
   it('returns the defaults when no location has settings', async () => {
     await writeTree(dir, { 'compose.yaml': COMPOSE });
-    expect(await readDeploySettings(dir, compose, DEFAULTS)).toEqual({
+    expect(await readDeploySettings(dir, compose, DEFAULTS, METHODS)).toEqual({
       ...DEFAULTS,
       origin: 'defaults',
     });
@@ -48,7 +51,7 @@ describe('readDeploySettings', () => {
         'method: blind\nhealthTimeout: 90\nstabilityPeriod: 1m30s\nmarkBad: false\nhooks:\n  preDeploy: hooks/pre.sh\n  timeout: 10s\n',
       'hooks/pre.sh': '#!/bin/sh\n',
     });
-    expect(await readDeploySettings(dir, compose, DEFAULTS)).toEqual({
+    expect(await readDeploySettings(dir, compose, DEFAULTS, METHODS)).toEqual({
       deploy: true,
       method: 'blind',
       healthTimeoutMs: 90_000,
@@ -63,14 +66,14 @@ describe('readDeploySettings', () => {
 
   it('reads deploy.yml too, deploy.yaml first', async () => {
     await writeTree(dir, { 'compose.yaml': COMPOSE, 'deploy.yml': 'deploy: false\n' });
-    const yml = await readDeploySettings(dir, compose, DEFAULTS);
+    const yml = await readDeploySettings(dir, compose, DEFAULTS, METHODS);
     expect(yml).toMatchObject({
       deploy: false,
       origin: 'deploy.yaml',
       file: join(dir, 'deploy.yml'),
     });
     await writeTree(dir, { 'deploy.yaml': 'method: blind\n' });
-    const yaml = await readDeploySettings(dir, compose, DEFAULTS);
+    const yaml = await readDeploySettings(dir, compose, DEFAULTS, METHODS);
     expect(yaml).toMatchObject({ deploy: true, method: 'blind', file: join(dir, 'deploy.yaml') });
   });
 
@@ -78,7 +81,7 @@ describe('readDeploySettings', () => {
     await writeTree(dir, {
       'compose.yaml': `x-berth:\n  deploy: false\n  redeployGood: false\n${COMPOSE}`,
     });
-    expect(await readDeploySettings(dir, compose, DEFAULTS)).toMatchObject({
+    expect(await readDeploySettings(dir, compose, DEFAULTS, METHODS)).toMatchObject({
       deploy: false,
       redeployGood: false,
       origin: 'x-berth',
@@ -88,7 +91,7 @@ describe('readDeploySettings', () => {
 
   it('reads seed 002 comment block, with methode as an alias of method', async () => {
     await writeTree(dir, { 'compose.yaml': `${COMPOSE}\n${COMMENT_BLOCK}` });
-    expect(await readDeploySettings(dir, compose, DEFAULTS)).toMatchObject({
+    expect(await readDeploySettings(dir, compose, DEFAULTS, METHODS)).toMatchObject({
       deploy: true,
       method: 'blind',
       healthTimeoutMs: 120_000,
@@ -102,13 +105,15 @@ describe('readDeploySettings', () => {
       'compose.yaml': `x-berth:\n  markBad: false\n${COMPOSE}${COMMENT_BLOCK}`,
       'deploy.yaml': 'redeployGood: false\n',
     });
-    const fromFile = await readDeploySettings(dir, compose, DEFAULTS);
+    const fromFile = await readDeploySettings(dir, compose, DEFAULTS, METHODS);
     expect(fromFile).toMatchObject({ origin: 'deploy.yaml', redeployGood: false, markBad: true });
     await removeDir(join(dir, 'deploy.yaml'));
-    const fromX = await readDeploySettings(dir, compose, DEFAULTS);
+    const fromX = await readDeploySettings(dir, compose, DEFAULTS, METHODS);
     expect(fromX).toMatchObject({ origin: 'x-berth', markBad: false, method: 'simple' });
     await writeTree(dir, { 'compose.yaml': `${COMPOSE}${COMMENT_BLOCK}` });
-    expect(await readDeploySettings(dir, compose, DEFAULTS)).toMatchObject({ origin: 'comment' });
+    expect(await readDeploySettings(dir, compose, DEFAULTS, METHODS)).toMatchObject({
+      origin: 'comment',
+    });
   });
 
   it('reads blue-green and canary with their drain, batches, window, probe and exclusive volumes', async () => {
@@ -116,7 +121,7 @@ describe('readDeploySettings', () => {
       'compose.yaml': COMPOSE,
       'deploy.yaml': 'method: blue-green\ndrain: 3s\nexclusiveVolumes: [data]\n',
     });
-    expect(await readDeploySettings(dir, compose, DEFAULTS)).toMatchObject({
+    expect(await readDeploySettings(dir, compose, DEFAULTS, METHODS)).toMatchObject({
       method: 'blue-green',
       drainMs: 3000,
       exclusiveVolumes: ['data'],
@@ -125,13 +130,13 @@ describe('readDeploySettings', () => {
       'deploy.yaml':
         'methode: canary\ncanary:\n  batch: "25%"\n  window: 1m\n  probe: http://localhost:8080/health\n',
     });
-    expect(await readDeploySettings(dir, compose, DEFAULTS)).toMatchObject({
+    expect(await readDeploySettings(dir, compose, DEFAULTS, METHODS)).toMatchObject({
       method: 'canary',
       canary: { batch: { percent: 25 }, windowMs: 60_000, probe: 'http://localhost:8080/health' },
     });
     // Keys left out take berth's defaults: one container per batch, a 10 s window.
     await writeTree(dir, { 'deploy.yaml': 'method: canary\ncanary:\n  batch: 2\n' });
-    expect((await readDeploySettings(dir, compose, DEFAULTS)).canary).toEqual({
+    expect((await readDeploySettings(dir, compose, DEFAULTS, METHODS)).canary).toEqual({
       batch: { count: 2 },
       windowMs: 10_000,
     });
@@ -142,7 +147,7 @@ describe('readDeploySettings', () => {
       'compose.yaml': COMPOSE,
       'deploy.yaml': 'method: canary\ncanary:\n  batch: "150%"\n  probe: ftp://x\n  windw: 1s\n',
     });
-    const err = await errorOf(readDeploySettings(dir, compose, DEFAULTS));
+    const err = await errorOf(readDeploySettings(dir, compose, DEFAULTS, METHODS));
     expect(err.place).toMatchObject({ file: join(dir, 'deploy.yaml'), field: 'canary.batch' });
     expect(err.message).toContain('canary.batch: "150%" is not a batch size');
     expect(err.message).toContain('canary.probe: must be an http:// or https:// URL');
@@ -155,7 +160,7 @@ describe('readDeploySettings', () => {
       'deploy.yaml':
         'deploy: maybe\nhealthTimeout: soon\ncolour: red\nhooks:\n  preDeploy: 3\n  retries: 2\n  timeout: 0\n',
     });
-    const err = await errorOf(readDeploySettings(dir, compose, DEFAULTS));
+    const err = await errorOf(readDeploySettings(dir, compose, DEFAULTS, METHODS));
     expect(err.reason).toBe('SettingsInvalid');
     expect(err.place.file).toBe(join(dir, 'deploy.yaml'));
     for (const key of [
@@ -173,7 +178,7 @@ describe('readDeploySettings', () => {
     await writeTree(dir, {
       'compose.yaml': `${COMPOSE}# Deploy Start #\n# test:\n#     option1: value\n# Deploy End #\n`,
     });
-    const err = await errorOf(readDeploySettings(dir, compose, DEFAULTS));
+    const err = await errorOf(readDeploySettings(dir, compose, DEFAULTS, METHODS));
     expect(err.place).toMatchObject({ file: compose, field: 'test' });
   });
 
@@ -187,7 +192,7 @@ describe('readDeploySettings', () => {
     const stackDir = join(dir, 'sub');
     await writeTree(stackDir, { 'compose.yaml': COMPOSE });
     const err = await errorOf(
-      readDeploySettings(stackDir, join(stackDir, 'compose.yaml'), DEFAULTS),
+      readDeploySettings(stackDir, join(stackDir, 'compose.yaml'), DEFAULTS, METHODS),
     );
     expect(err.message).toContain('hooks.preDeploy: ../outside.sh is outside the stack folder');
     expect(err.message).toContain('hooks.postDeploy: missing.sh does not exist');
@@ -202,7 +207,7 @@ describe('readDeploySettings', () => {
     await symlink('../outside.sh', join(dir, 'stack/pre.sh'));
     const stackDir = join(dir, 'stack');
     const err = await errorOf(
-      readDeploySettings(stackDir, join(stackDir, 'compose.yaml'), DEFAULTS),
+      readDeploySettings(stackDir, join(stackDir, 'compose.yaml'), DEFAULTS, METHODS),
     );
     expect(err.place.field).toBe('hooks.preDeploy');
   });
@@ -214,19 +219,19 @@ describe('readDeploySettings', () => {
       'scripts/post.sh': '#!/bin/sh\n',
     });
     await chmod(join(dir, 'scripts/post.sh'), 0o755);
-    const settings = await readDeploySettings(dir, compose, DEFAULTS);
+    const settings = await readDeploySettings(dir, compose, DEFAULTS, METHODS);
     expect(settings.hooks.postDeploy).toBe('./scripts/post.sh');
   });
 
   it('reports invalid YAML in deploy.yaml', async () => {
     await writeTree(dir, { 'compose.yaml': COMPOSE, 'deploy.yaml': 'method: [blind\n' });
-    const err = await errorOf(readDeploySettings(dir, compose, DEFAULTS));
+    const err = await errorOf(readDeploySettings(dir, compose, DEFAULTS, METHODS));
     expect(err.place.file).toBe(join(dir, 'deploy.yaml'));
   });
 
   it('treats an empty deploy.yaml as no overrides', async () => {
     await writeTree(dir, { 'compose.yaml': COMPOSE, 'deploy.yaml': '# nothing\n' });
-    expect(await readDeploySettings(dir, compose, DEFAULTS)).toMatchObject({
+    expect(await readDeploySettings(dir, compose, DEFAULTS, METHODS)).toMatchObject({
       ...DEFAULTS,
       origin: 'deploy.yaml',
     });
@@ -234,7 +239,7 @@ describe('readDeploySettings', () => {
 
   it('refuses settings that are not a mapping', async () => {
     await writeTree(dir, { 'compose.yaml': `x-berth: [1, 2]\n${COMPOSE}` });
-    await errorOf(readDeploySettings(dir, compose, DEFAULTS));
+    await errorOf(readDeploySettings(dir, compose, DEFAULTS, METHODS));
   });
 });
 

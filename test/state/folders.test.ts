@@ -15,11 +15,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StateError } from '../../src/errors.js';
-import { createStackFolders, parseVersionFile } from '../../src/state/folders.js';
-import type { StackFolders } from '../../src/state/types.js';
+import {
+  createStackFolders,
+  formatVersionFile,
+  parseVersionFile,
+} from '../../src/state/folders.js';
+import type { StackFolders, VersionRef } from '../../src/state/types.js';
 
 const REF1 = { commit: 'c1', version: 'v1' };
 const REF2 = { commit: 'c2', version: 'v2' };
+
+async function writeVersion(dir: string, ref: VersionRef): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'version.txt'), formatVersionFile(ref));
+}
 
 describe('createStackFolders', () => {
   let tmp: string;
@@ -119,22 +128,82 @@ describe('createStackFolders', () => {
     expect(await folders.archive('web')).not.toBe(archived);
   });
 
-  it('cleans a half-built copy left by a crash', async () => {
+  it('reads past a half-built copy without touching it; the next write cleans it', async () => {
     await folders.putRunning('web', source, REF1);
     const parent = join(dataDir, 'running_stacks');
     await mkdir(join(parent, '.web.tmp-dead'));
     await writeFile(join(parent, '.web.tmp-dead', 'half'), '');
     expect(await folders.readRunningVersion('web')).toEqual(REF1);
+    // Another process's writer may be building that copy right now.
+    expect((await readdir(parent)).sort()).toEqual(['.web.tmp-dead', 'web']);
+    expect(await readdir(join(parent, '.web.tmp-dead'))).toEqual(['half']);
+    await folders.putRunning('web', source, REF2);
     expect(await readdir(parent)).toEqual(['web']);
   });
 
-  it('restores the old folder when a crash came between the two renames', async () => {
+  it('reads the old version, moving nothing, after a crash between the two renames', async () => {
+    await folders.putRunning('web', source, REF1);
+    await folders.snapshotGood('web');
+    const parent = join(dataDir, 'running_stacks');
+    await rename(join(parent, 'web'), join(parent, '.web.old-abc'));
+    await mkdir(join(parent, '.web.tmp-abc'));
+    const good = join(dataDir, 'good_stacks');
+    await rename(join(good, 'web'), join(good, '.web.old-def'));
+    expect(await folders.readRunningVersion('web')).toEqual(REF1);
+    expect(await folders.readGoodVersion('web')).toEqual(REF1);
+    expect((await readdir(parent)).sort()).toEqual(['.web.old-abc', '.web.tmp-abc']);
+    expect(await readdir(good)).toEqual(['.web.old-def']);
+  });
+
+  it('reads the folder moved aside last when a crash left several', async () => {
+    const parent = join(dataDir, 'running_stacks');
+    await writeVersion(join(parent, '.web.old-b'), REF2);
+    // A rename sets the folder's ctime: leave the clock time to move on.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await writeVersion(join(parent, '.web.old-tmp'), REF1);
+    await rename(join(parent, '.web.old-tmp'), join(parent, '.web.old-a'));
+    expect(await folders.readRunningVersion('web')).toEqual(REF1);
+    await folders.repairAll();
+    expect(await readdir(parent)).toEqual(['web']);
+    expect(await folders.readRunningVersion('web')).toEqual(REF1);
+  });
+
+  it('puts the old folder back before the next write after a crash between the renames', async () => {
     await folders.putRunning('web', source, REF1);
     const parent = join(dataDir, 'running_stacks');
     await rename(join(parent, 'web'), join(parent, '.web.old-abc'));
     await mkdir(join(parent, '.web.tmp-abc'));
+    await folders.putRunning('web', source, REF2, { keepPrevious: true });
+    expect((await readdir(parent)).sort()).toEqual(['.web.previous', 'web']);
+    expect(await folders.readRunningVersion('web')).toEqual(REF2);
+    expect(await folders.readPreviousVersion('web')).toEqual(REF1);
+  });
+
+  it("repairs every stack's leftovers in both folders, and nothing else", async () => {
+    await folders.putRunning('web', source, REF1);
+    await folders.putRunning('api', source, REF2, { keepPrevious: true });
+    await folders.putRunning('api', source, REF2, { keepPrevious: true });
+    await folders.snapshotGood('web');
+    const running = join(dataDir, 'running_stacks');
+    const good = join(dataDir, 'good_stacks');
+    await rename(join(running, 'web'), join(running, '.web.old-abc'));
+    await mkdir(join(running, '.web.tmp-abc'));
+    await mkdir(join(running, '.api.tmp-123'));
+    await mkdir(join(running, '.db.old-9'));
+    await mkdir(join(good, '.web.old-def'));
+    await mkdir(join(good, '.web.tmp-def'));
+
+    await folders.repairAll();
+    expect((await readdir(running)).sort()).toEqual(['.api.previous', 'api', 'db', 'web']);
+    expect(await readdir(good)).toEqual(['web']);
     expect(await folders.readRunningVersion('web')).toEqual(REF1);
-    expect(await readdir(parent)).toEqual(['web']);
+    expect(await folders.readGoodVersion('web')).toEqual(REF1);
+    expect(await folders.readPreviousVersion('api')).toEqual(REF2);
+  });
+
+  it('repairs nothing in a fresh data dir', async () => {
+    await folders.repairAll();
+    await expect(readdir(dataDir)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
   it('drops the old folder when the new one is already in place', async () => {

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Clock } from '../../src/clock.js';
 import { StateError } from '../../src/errors.js';
 import { openStateStore } from '../../src/state/store.js';
+import { thrown } from './thrown.js';
 import type { StateStore } from '../../src/state/types.js';
 
 function fakeClock(start = Date.UTC(2026, 0, 1)): Clock & { advance(ms: number): void } {
@@ -18,6 +19,14 @@ function fakeClock(start = Date.UTC(2026, 0, 1)): Clock & { advance(ms: number):
     },
   };
 }
+
+const HEALTHY = {
+  stack: 'web',
+  version: 'v1',
+  commit: 'c1',
+  health: 'healthy',
+  detail: '',
+} as const;
 
 const DEPLOY = {
   stack: 'web',
@@ -308,13 +317,7 @@ describe('openStateStore', () => {
     store.journal(d.id, 'apply');
     store.appendLog(d.id, 'hello');
     store.markBad({ stack: 'web', version: 'v0', commit: 'c0', reason: 'x' });
-    store.recordHealth({
-      stack: 'web',
-      version: 'v1',
-      commit: 'c1',
-      health: 'healthy',
-      detail: '',
-    });
+    store.recordHealth(HEALTHY);
     const before = {
       stack: store.getStack('web'),
       deployments: store.listDeployments('web'),
@@ -364,6 +367,20 @@ describe('openStateStore', () => {
     }
   });
 
+  it('finds one deployment by id', () => {
+    const d = store.startDeployment({ ...DEPLOY, previousVersion: 'v0' });
+    store.updateDeployment(d.id, { state: 'DONE', result: 'succeeded' });
+    expect(store.getDeployment(d.id)).toEqual(store.listDeployments('web')[0]);
+    expect(store.getDeployment(d.id)).toMatchObject({
+      id: d.id,
+      stack: 'web',
+      previousVersion: 'v0',
+      state: 'DONE',
+      result: 'succeeded',
+    });
+    expect(store.getDeployment(d.id + 1)).toBeUndefined();
+  });
+
   it('refuses a database from a newer berth', () => {
     store.close();
     const raw = new Database(dbPath);
@@ -374,5 +391,118 @@ describe('openStateStore', () => {
     fixed.pragma('user_version = 2');
     fixed.close();
     store = openStateStore(dbPath, { clock });
+  });
+});
+
+describe('openStateStore readonly', () => {
+  let dir: string;
+  let dbPath: string;
+  let writer: StateStore;
+  const opened: StateStore[] = [];
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'berth-state-ro-'));
+    dbPath = join(dir, 'berth.db');
+    writer = openStateStore(dbPath, { clock: fakeClock() });
+  });
+  afterEach(async () => {
+    for (const store of opened.splice(0)) store.close();
+    writer.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  function reader(path = dbPath): StateStore {
+    const store = openStateStore(path, { readonly: true });
+    opened.push(store);
+    return store;
+  }
+
+  function pragma(name: string): unknown {
+    const raw = new Database(dbPath, { readonly: true });
+    try {
+      return raw.pragma(name, { simple: true });
+    } finally {
+      raw.close();
+    }
+  }
+
+  it('reads what a writer writes while the writer has the file open', () => {
+    const store = reader();
+    expect(store.listStacks()).toEqual([]);
+    writer.upsertStack('web', { state: 'STABLE' });
+    const d = writer.startDeployment({ ...DEPLOY, state: 'RUNNING' });
+    writer.journal(d.id, 'apply', 'web');
+    writer.recordHealth(HEALTHY);
+    expect(store.getStack('web')?.state).toBe('STABLE');
+    expect(store.getDeployment(d.id)).toEqual(d);
+    expect(store.getJournal(d.id).map((j) => j.step)).toEqual(['apply']);
+    expect(store.healthHistory('web', 1)[0]?.health).toBe('healthy');
+    expect(store.unfinishedDeployments()).toEqual([d]);
+  });
+
+  it('refuses every write with StateReadOnly and changes nothing', () => {
+    const d = writer.startDeployment(DEPLOY);
+    const store = reader();
+    const writes: (() => unknown)[] = [
+      () => store.upsertStack('web', { state: 'STABLE' }),
+      () =>
+        store.setCondition('web', {
+          type: 'Ready',
+          status: 'True',
+          reason: 'Progressing',
+          message: '',
+        }),
+      () => store.startDeployment(DEPLOY),
+      () => store.updateDeployment(d.id, { state: 'DONE' }),
+      () => store.journal(d.id, 'apply'),
+      () => store.appendLog(d.id, 'x'),
+      () => store.recordHealth(HEALTHY),
+      () => store.markBad({ stack: 'web', version: 'v1', commit: 'c1', reason: 'x' }),
+      () => store.unmark('web'),
+    ];
+    for (const write of writes) {
+      const err = thrown(write);
+      expect(err).toBeInstanceOf(StateError);
+      expect(err).toMatchObject({ reason: 'StateReadOnly' });
+    }
+    expect(writer.listStacks()).toEqual([]);
+    expect(writer.listDeployments('web')).toEqual([d]);
+    expect(writer.getJournal(d.id)).toEqual([]);
+    expect(writer.healthHistory('web')).toEqual([]);
+    expect(writer.listBad()).toEqual([]);
+  });
+
+  it('neither migrates nor changes the journal mode', () => {
+    writer.upsertStack('web', { state: 'STABLE' });
+    writer.close();
+    const raw = new Database(dbPath);
+    raw.pragma('journal_mode = DELETE');
+    raw.close();
+    expect(reader().getStack('web')?.state).toBe('STABLE');
+    expect(pragma('journal_mode')).toBe('delete');
+
+    const old = new Database(dbPath);
+    old.pragma('user_version = 1');
+    old.close();
+    expect(thrown(() => reader())).toMatchObject({ reason: 'StateSchemaOld' });
+    expect(pragma('user_version')).toBe(1);
+
+    const newer = new Database(dbPath);
+    newer.pragma('user_version = 99');
+    newer.close();
+    expect(thrown(() => reader())).toMatchObject({ reason: 'StateSchemaTooNew' });
+  });
+
+  it('throws NoState where no berth has written state yet, creating nothing', async () => {
+    const missing = join(dir, 'none', 'berth.db');
+    expect(thrown(() => reader(missing))).toMatchObject({
+      reason: 'NoState',
+      message: expect.stringContaining(missing),
+    });
+    await expect(readdir(dir)).resolves.not.toContain('none');
+
+    const empty = join(dir, 'empty.db');
+    await writeFile(empty, '');
+    expect(thrown(() => reader(empty))).toMatchObject({ reason: 'NoState' });
   });
 });

@@ -16,24 +16,26 @@ function waitForSignal(): Promise<NodeJS.Signals> {
 }
 
 /**
- * `berth daemon`: reconciles on a schedule and on demand until SIGTERM or SIGINT, then shuts
- * down gracefully and exits 0. Logs JSON to stderr at the config's level (info by default).
+ * `berth daemon`: holds the data dir and reconciles on a schedule and on demand until SIGTERM
+ * or SIGINT, then shuts down gracefully and exits 0. A second daemon (or any berth process
+ * already holding the data dir) makes it exit 2 naming the holder. Logs JSON to stderr at the
+ * config's level (info by default).
  */
-export async function daemonCommand(ctx: CliContext): Promise<ExitCode> {
+export async function daemonCommand(
+  ctx: CliContext,
+  options: { waitMs?: number },
+): Promise<ExitCode> {
   const config = await ctx.loadConfig();
   const level = ctx.options.logLevel ?? ctx.env.BERTH_LOG_LEVEL ?? config.log.level;
   // The CLI's logger stays quiet for tables; a daemon has only its log to talk through.
   const logger = ctx.logger.child({}, { level });
-  const [{ createApp }, { createDaemon }] = await Promise.all([
-    import('../../main.js'),
-    import('../../reconciler/daemon.js'),
-  ]);
+  const { createDaemon } = await import('../../daemon/daemon.js');
   const signal = waitForSignal();
   const daemon = createDaemon({
     config,
     logger,
-    openApp: (next) => createApp(next, { logger }),
     reloadConfig: () => loadConfig({ file: config.file ?? ctx.options.config, env: ctx.env }),
+    ...(options.waitMs === undefined ? {} : { lockWaitMs: options.waitMs }),
   });
   await daemon.start();
   const received = await signal;

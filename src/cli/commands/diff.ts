@@ -1,4 +1,4 @@
-import { diffStacks, type StackDiff } from '../../reconciler/stack-admin.js';
+import { diffStacks, type StackDiff } from '../../reconciler/diff.js';
 import type { CliContext } from '../context.js';
 import { EXIT, UsageError, type ExitCode } from '../exit-codes.js';
 import { formatTable, shortHash } from '../format.js';
@@ -8,7 +8,7 @@ import { formatTable, shortHash } from '../format.js';
  * (running version, records, containers). Exit 0 when nothing differs, 1 when something does.
  */
 export async function diffCommand(ctx: CliContext, stack: string | undefined): Promise<ExitCode> {
-  const app = await ctx.openApp();
+  const app = await ctx.openReader();
   const diffs = await diffStacks(
     {
       source: app.source,

@@ -19,7 +19,7 @@ export async function historyCommand(
   stack: string,
   options: HistoryCommandOptions,
 ): Promise<ExitCode> {
-  const app = await ctx.openApp();
+  const app = await ctx.openReader();
   const limit = options.limit ?? 20;
   const record = app.store.getStack(stack);
   const deployments: DeploymentView[] = app.store.listDeployments(stack, limit);

@@ -1,38 +1,39 @@
+import { passToJson } from '../../control/protocol.js';
 import type { PassResult, StackOutcome } from '../../reconciler/types.js';
 import type { CliContext } from '../context.js';
-import { EXIT, UsageError, type ExitCode } from '../exit-codes.js';
-import { errorToJson, formatError, formatTable, shortHash, type ErrorJson } from '../format.js';
+import { EXIT, type ExitCode } from '../exit-codes.js';
+import { formatError, formatTable, shortHash } from '../format.js';
+import { withWriter } from '../writer.js';
 
 export interface ReconcileCommandOptions {
-  once?: boolean;
   dryRun?: boolean;
   stack?: string[];
+  waitMs?: number;
 }
 
 /**
- * `berth reconcile --once`: one full pass. Without --once it refuses (exit 2): the daemon
- * that reconciles continuously comes in a later version, and silently running one pass
- * would surprise whoever expected a long-running process.
+ * `berth reconcile --once`: one full pass, through the daemon when one holds the data dir.
+ * `--dry-run` prints the plan and changes nothing (it still fetches the source).
  */
 export async function reconcileCommand(
   ctx: CliContext,
   options: ReconcileCommandOptions,
 ): Promise<ExitCode> {
-  if (options.once !== true) {
-    throw new UsageError(
-      'berth reconcile needs --once: the daemon (continuous reconciling) arrives in a later version',
-    );
-  }
-  const app = await ctx.openApp();
+  const dryRun = options.dryRun === true;
+  const stacks =
+    options.stack !== undefined && options.stack.length > 0 ? options.stack : undefined;
   ctx.out.progress('syncing source…');
-  const result = await app.reconciler.reconcileOnce({
-    dryRun: options.dryRun === true,
-    stacks: options.stack !== undefined && options.stack.length > 0 ? options.stack : undefined,
-    trigger: 'cli',
-    onProgress: (event) => ctx.out.progress(progressLine(event)),
-  });
-  ctx.out.result(passToJson(result, options.dryRun === true), () =>
-    options.dryRun === true ? formatDryRun(result) : formatPass(result),
+  const command = `reconcile ${dryRun ? '--dry-run' : '--once'}`;
+  const result = await withWriter(ctx, command, options.waitMs, (w) =>
+    w.ops.reconcile({
+      dryRun,
+      ...(stacks === undefined ? {} : { stacks }),
+      trigger: ctx.trigger(),
+      onProgress: (event) => ctx.out.progress(progressLine(event)),
+    }),
+  );
+  ctx.out.result({ ...passToJson(result), dryRun }, () =>
+    dryRun ? formatDryRun(result) : formatPass(result),
   );
   return result.ok ? EXIT.ok : EXIT.failed;
 }
@@ -44,26 +45,6 @@ function progressLine(event: { stack?: string; step: string; detail?: string }):
       ? ''
       : ` ${/^[0-9a-f]{40,64}$/.test(event.detail) ? shortHash(event.detail) : event.detail}`;
   return `${who}${event.step}${detail}…`;
-}
-
-export interface OutcomeJson extends Omit<StackOutcome, 'error'> {
-  error?: ErrorJson;
-}
-
-export function outcomeToJson(outcome: StackOutcome): OutcomeJson {
-  const { error, ...rest } = outcome;
-  return error === undefined ? rest : { ...rest, error: errorToJson(error) };
-}
-
-function passToJson(result: PassResult, dryRun: boolean): unknown {
-  return {
-    ok: result.ok,
-    dryRun,
-    revision: result.revision,
-    sourceError: result.sourceError === undefined ? undefined : errorToJson(result.sourceError),
-    plan: result.plan,
-    stacks: result.stacks.map(outcomeToJson),
-  };
 }
 
 function revisionLine(result: PassResult): string[] {

@@ -27,7 +27,7 @@ export interface StackStatus {
  * so scripts and monitoring can use it as a check.
  */
 export async function statusCommand(ctx: CliContext): Promise<ExitCode> {
-  const app = await ctx.openApp();
+  const app = await ctx.openReader();
   const records = app.store.listStacks().sort((a, b) => a.name.localeCompare(b.name));
   let observed: Map<string, ObservedProject> | undefined;
   let dockerProblem: string | undefined;

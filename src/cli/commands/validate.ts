@@ -10,6 +10,7 @@ import { assertExclusiveVolumesDeclared } from '../../stack/settings.js';
 import type { CliContext } from '../context.js';
 import { EXIT, UsageError, type ExitCode } from '../exit-codes.js';
 import { errorToJson, formatError, formatTable, shortHash, type ErrorJson } from '../format.js';
+import { methodNames } from '../../strategies/index.js';
 
 /** Globs used for `validate DIR` when no config names any. */
 export const FALLBACK_PATHS = ['*', 'stacks/*'];
@@ -45,7 +46,7 @@ export async function validateCommand(ctx: CliContext, dir: string | undefined):
   }
 
   ctx.out.progress(`validating stacks in ${target.root}…`);
-  const discovery = await discoverStacks(target.root, target.paths, target.defaults);
+  const discovery = await discoverStacks(target.root, target.paths, target.defaults, methodNames());
   const results: StackValidation[] = [];
   const failures: Failure[] = [];
   for (const broken of discovery.broken) {

@@ -1,0 +1,203 @@
+import { loadProject } from '../compose/load.js';
+import type { ObservedProject } from '../engine/types.js';
+import { SourceError, type BerthError } from '../errors.js';
+import { computePlan, type StackPlan } from '../plan/stack-plan.js';
+import type { SourceRevision } from '../source/types.js';
+import { discoverStacks } from '../stack/discover.js';
+import type { Discovery } from '../stack/types.js';
+import type { StackRecord, VersionRef } from '../state/types.js';
+import type {
+  PassContext,
+  PlannedPass,
+  ReconcileOptions,
+  ReconcilerDeps,
+  StackOutcome,
+} from './types.js';
+import { methodNames } from '../strategies/index.js';
+
+/**
+ * The first half of a pass: source sync → discovery → observation → the pure plan. Nothing here
+ * changes Docker or the state; the plan's entries become one request per stack.
+ */
+/** A stack planned again, with the look at Docker it was planned from. */
+export interface Replanned {
+  entry: StackPlan;
+  observed: ObservedProject;
+}
+
+export interface PassPlanner {
+  plan(options: ReconcileOptions): Promise<PlannedPass>;
+  /**
+   * Plans one stack again from a fresh look at Docker and the state, against the discovery its
+   * pass made: a request may have waited in the queue while an earlier job changed the stack.
+   */
+  replan(entry: StackPlan, pass: PassContext): Promise<Replanned>;
+}
+
+export function createPassPlanner(deps: ReconcilerDeps): PassPlanner {
+  const { source, engine, store, folders, logger } = deps;
+  // A version is a hash of the stack's files, so its service list never changes: remember it
+  // instead of loading every unchanged stack's compose file on every pass.
+  const servicesByVersion = new Map<string, string[]>();
+
+  async function revisionFor(
+    options: ReconcileOptions,
+  ): Promise<{ revision: SourceRevision; sourceError?: BerthError }> {
+    const pushed = options.trigger?.commit;
+    if (pushed !== undefined) {
+      const current = await source.current();
+      // The pushed commit is already checked out (a repeated webhook): nothing to fetch.
+      if (current?.commit === pushed) return { revision: current };
+    }
+    try {
+      return { revision: await source.sync(options.signal) };
+    } catch (err) {
+      if (!(err instanceof SourceError)) throw err;
+      const revision = await source.current();
+      if (revision === undefined) throw err;
+      logger.warn(
+        { err, commit: revision.commit },
+        'source sync failed; continuing with the last fetched revision',
+      );
+      return { revision, sourceError: err };
+    }
+  }
+
+  async function expectedServices(
+    discovery: Discovery,
+    running: Map<string, VersionRef | undefined>,
+  ): Promise<Map<string, string[]>> {
+    const expected = new Map<string, string[]>();
+    await Promise.all(
+      discovery.stacks.map(async (stack) => {
+        if (running.get(stack.name)?.version !== stack.version) return;
+        const key = `${stack.name}@${stack.version}`;
+        let services = servicesByVersion.get(key);
+        if (services === undefined) {
+          try {
+            const loaded = await loadProject(folders.runningDir(stack.name), {
+              projectName: stack.name,
+            });
+            services = Object.keys(loaded.project.services);
+            servicesByVersion.set(key, services);
+          } catch {
+            // The running copy no longer loads; the plan still sees missing containers.
+            return;
+          }
+        }
+        expected.set(stack.name, services);
+      }),
+    );
+    return expected;
+  }
+
+  async function runningVersionsOf(names: Iterable<string>): Promise<Map<string, VersionRef>> {
+    const versions = new Map<string, VersionRef>();
+    await Promise.all(
+      [...names].map(async (name) => {
+        const version = await folders.readRunningVersion(name);
+        if (version !== undefined) versions.set(name, version);
+      }),
+    );
+    return versions;
+  }
+
+  async function computeFor(
+    discovery: Discovery,
+    observed: Map<string, ObservedProject>,
+    records: Map<string, StackRecord>,
+    runningVersions: Map<string, VersionRef | undefined>,
+    only: string[] | undefined,
+  ): Promise<StackPlan[]> {
+    return computePlan({
+      discovery,
+      observed,
+      records,
+      bad: (stack, version) => store.isBad(stack, version),
+      runningVersions,
+      expectedServices: await expectedServices(discovery, runningVersions),
+      prune: deps.settings.prune,
+      only,
+    });
+  }
+
+  async function plan(options: ReconcileOptions): Promise<PlannedPass> {
+    options.onProgress?.({ step: 'sync' });
+    const { revision, sourceError } = await revisionFor(options);
+    options.onProgress?.({ step: 'discover', detail: revision.commit });
+    const discovery = await discoverStacks(
+      revision.dir,
+      deps.settings.paths,
+      deps.settings.defaults,
+      methodNames(),
+    );
+    const observed = await engine.observeAll();
+    const records = new Map(store.listStacks().map((r) => [r.name, r] as const));
+    const names = new Set<string>([
+      ...records.keys(),
+      ...discovery.stacks.map((s) => s.name),
+      ...discovery.broken.map((s) => s.name),
+    ]);
+    const runningVersions: Map<string, VersionRef | undefined> = await runningVersionsOf(names);
+    const entries = await computeFor(discovery, observed, records, runningVersions, options.stacks);
+    return {
+      revision,
+      ...(sourceError === undefined ? {} : { sourceError }),
+      discovery,
+      plan: entries,
+      observed,
+      records,
+      runningVersions,
+    };
+  }
+
+  async function replan(entry: StackPlan, pass: PassContext): Promise<Replanned> {
+    const name = entry.stack;
+    const project = await engine.observe(name);
+    const hasContainers = Object.values(project.services).some((s) => s.containers.length > 0);
+    const observed = new Map(hasContainers ? [[name, project] as const] : []);
+    const record = store.getStack(name);
+    const records = new Map(record === undefined ? [] : [[name, record] as const]);
+    const runningVersions: Map<string, VersionRef | undefined> = await runningVersionsOf([name]);
+    const discovery: Discovery = {
+      stacks: pass.discovery.stacks.filter((s) => s.name === name),
+      broken: pass.discovery.broken.filter((s) => s.name === name),
+    };
+    const [fresh] = await computeFor(discovery, observed, records, runningVersions, [name]);
+    return { entry: fresh ?? entry, observed: project };
+  }
+
+  return { plan, replan };
+}
+
+/** Stacks asked for by name that neither the repository nor the state holds. */
+export function unknownStacks(plan: StackPlan[], only: string[] | undefined): StackOutcome[] {
+  const planned = new Set(plan.map((entry) => entry.stack));
+  return (only ?? [])
+    .filter((name) => !planned.has(name))
+    .map((name) => ({
+      stack: name,
+      outcome: 'terminal' as const,
+      result: 'failed' as const,
+      message: `no stack named ${name} in the repository or the state`,
+    }));
+}
+
+/** A pass is ok when the source answered and no stack failed, was rolled back or is invalid. */
+export function passOk(stacks: StackOutcome[], sourceError: BerthError | undefined): boolean {
+  return (
+    sourceError === undefined &&
+    stacks.every(
+      (s) => s.result !== 'failed' && s.result !== 'rolled-back' && s.result !== 'invalid',
+    )
+  );
+}
+
+/** Whether the entry changes the stack (and so opens a deployment) rather than only records. */
+export function entryActs(entry: StackPlan): boolean {
+  return entry.action === 'create' || entry.action === 'recreate' || entry.action === 'remove';
+}
+
+export function entryDeploys(entry: StackPlan): boolean {
+  return entry.action === 'create' || entry.action === 'recreate';
+}

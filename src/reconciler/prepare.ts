@@ -1,0 +1,121 @@
+import { loadProject } from '../compose/load.js';
+import { asBerthError } from '../errors.js';
+import { assertExclusiveVolumesDeclared } from '../stack/settings.js';
+import type { VersionRef } from '../state/types.js';
+import type { StrategyTarget } from '../strategies/index.js';
+import { entryDeploys } from './pass.js';
+import { openDeployment, type DeploymentFields } from './record.js';
+import { findRollbackSource } from './rollback.js';
+import { settingsOfFiles } from './settings.js';
+import { dropStaged, stageCopy } from './staging.js';
+import type { PreparedRequest, ReconcilerDeps, StackRequest } from './types.js';
+
+/**
+ * Makes a request ready to queue, while what it was planned from still holds: the files it
+ * deploys are copied aside (and must load, or the stack is recorded invalid and nothing is
+ * queued to deploy), and a deployment that will touch the stack is opened as QUEUED.
+ */
+export async function prepareRequest(
+  deps: ReconcilerDeps,
+  request: StackRequest,
+): Promise<PreparedRequest> {
+  const staged: string[] = [];
+  const prepared: PreparedRequest = {
+    ...request,
+    release: async () => {
+      for (const dir of staged.splice(0)) await dropStaged(dir);
+    },
+  };
+  try {
+    const fields = await prepareWork(deps, prepared, staged);
+    if (fields !== undefined) {
+      prepared.deployment = openDeployment(deps, request.stack, request.trigger.by, fields);
+    }
+    return prepared;
+  } catch (err) {
+    await prepared.release();
+    throw err;
+  }
+}
+
+/** Fills the request's target; returns the fields of its deployment, if it opens one. */
+async function prepareWork(
+  deps: ReconcilerDeps,
+  prepared: PreparedRequest,
+  staged: string[],
+): Promise<DeploymentFields | undefined> {
+  const { stack, work } = prepared;
+  switch (work.kind) {
+    case 'apply': {
+      const discovered = work.entry.discovered;
+      if (!entryDeploys(work.entry) || discovered === undefined) return undefined;
+      const dir = await stageCopy(deps.stagingDir, stack, discovered.dir);
+      staged.push(dir);
+      try {
+        // Checked on the copy that is deployed: a broken file costs nothing.
+        const project = (await loadProject(dir, { projectName: stack })).project;
+        assertExclusiveVolumesDeclared(project, discovered.settings, stack);
+      } catch (err) {
+        prepared.invalid = asBerthError(err, 'ComposeInvalid');
+        return undefined;
+      }
+      const commit = work.pass.revision.commit;
+      prepared.target = {
+        ...targetBase(stack, discovered.version, commit),
+        dir,
+        settings: discovered.settings,
+      };
+      return fieldsOf(prepared.target, work.entry.currentVersion);
+    }
+    case 'rollback': {
+      const source = await findRollbackSource(deps, stack, work.to);
+      const dir = await stageCopy(deps.stagingDir, stack, source.dir, { dropVersionFile: true });
+      staged.push(dir);
+      const settings = await settingsOfFiles(dir, deps.settings.defaults, deps.logger);
+      prepared.target = {
+        ...targetBase(stack, source.ref.version, source.ref.commit),
+        dir,
+        settings,
+      };
+      return fieldsOf(prepared.target, (await runningOf(deps, stack))?.version);
+    }
+    case 'down':
+    case 'repair': {
+      const running = await runningOf(deps, stack);
+      if (running === undefined && work.kind === 'repair') return undefined;
+      return {
+        version: running?.version ?? '',
+        commit: running?.commit ?? '',
+        previousVersion: running?.version,
+        method: work.kind,
+      };
+    }
+    default:
+      return undefined;
+  }
+}
+
+function targetBase(
+  stack: string,
+  version: string,
+  commit: string,
+): Pick<StrategyTarget, 'stack' | 'projectName' | 'version' | 'commit'> {
+  return { stack, projectName: stack, version, commit };
+}
+
+function fieldsOf(target: StrategyTarget, previous: string | undefined): DeploymentFields {
+  return {
+    version: target.version,
+    commit: target.commit,
+    previousVersion: previous,
+    method: target.settings.method,
+  };
+}
+
+/** What runs: running_stacks' version.txt, else the record. */
+export async function runningOf(
+  deps: ReconcilerDeps,
+  stack: string,
+): Promise<VersionRef | undefined> {
+  return (await deps.folders.readRunningVersion(stack)) ?? deps.store.getStack(stack)?.running;
+}

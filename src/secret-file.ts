@@ -1,0 +1,39 @@
+import { readFile } from 'node:fs/promises';
+import { isAbsolute, resolve } from 'node:path';
+import { ConfigError } from './errors.js';
+
+export interface SecretFileOptions {
+  /** Folder relative paths are resolved against (the config file's folder). */
+  baseDir?: string;
+  /** The config file, named in errors. */
+  file?: string;
+}
+
+/**
+ * Reads a secret from a `…File` key. `field` is the key path named in errors
+ * (e.g. `server.tokens.0.tokenFile`); the secret itself never appears in one.
+ */
+export async function readSecretFile(
+  path: string,
+  field: string,
+  options: SecretFileOptions = {},
+): Promise<string> {
+  const full = isAbsolute(path) ? path : resolve(options.baseDir ?? process.cwd(), path);
+  let text: string;
+  try {
+    text = await readFile(full, 'utf8');
+  } catch (cause) {
+    throw new ConfigError(`cannot read ${field}`, [`${field}: cannot read ${full}`], {
+      cause,
+      file: options.file,
+    });
+  }
+  // Files written by editors and `echo` end with a newline that is not part of the secret.
+  const secret = text.replace(/[\r\n]+$/, '');
+  if (secret === '') {
+    throw new ConfigError(`${field} is empty`, [`${field}: ${full} is empty`], {
+      file: options.file,
+    });
+  }
+  return secret;
+}
