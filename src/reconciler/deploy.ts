@@ -4,11 +4,11 @@ import { asBerthError, describeError, isTransient, type BerthError } from '../er
 import { shortVersion } from '../plan/stack-plan.js';
 import type { StackState, StackRecord, VersionRef } from '../state/types.js';
 import { getStrategy } from '../strategies/index.js';
-import type { DeploymentResult, StrategyTarget } from '../strategies/index.js';
+import type { DeploymentResult, ProjectLoader, StrategyTarget } from '../strategies/index.js';
 import type { Reason } from '../reasons.js';
 import type { DeploymentEnd, DeploymentHandle } from './record.js';
 import { failed, invalid, progressing, setStatus, succeeded } from './status.js';
-import type { ProjectLoader, ReconcilerDeps, RunOptions, StackOutcome } from './types.js';
+import type { ReconcilerDeps, RunOptions, StackOutcome } from './types.js';
 
 /** One deployment of a version: what it deploys and what ran before it. */
 export interface DeployInput extends RunOptions {

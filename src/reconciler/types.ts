@@ -1,5 +1,4 @@
 import type { Clock } from '../clock.js';
-import type { ComposeProject } from '../compose/types.js';
 import type { ContainerEngine, ObservedProject } from '../engine/types.js';
 import type { BerthError } from '../errors.js';
 import type { HookRunner } from '../hooks/types.js';
@@ -170,6 +169,3 @@ export interface ReconcilerDeps {
     prune: boolean;
   };
 }
-
-/** The compose loader, handed to strategies and recovery. */
-export type ProjectLoader = (dir: string, projectName: string) => Promise<ComposeProject>;
