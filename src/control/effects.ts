@@ -101,6 +101,8 @@ export function createEffects(options: EffectsOptions): Effects {
     const trigger = request.trigger.by;
     const version = result.version ?? '';
     const fromPass = kind === 'apply';
+    // Written before the outcome arrives: the stack as the request left it.
+    const record = store.getStack(stack);
     switch (result.result) {
       case 'deployed':
         retries.clear(stack);
@@ -124,7 +126,7 @@ export function createEffects(options: EffectsOptions): Effects {
         if (result.deploymentId !== undefined && kind !== 'repair') {
           metrics?.observeDeployment({ stack, result: 'failed', durationMs });
           notifyOutcome('deploy-failed', result, trigger);
-          if (store.getStack(stack)?.state === 'BROKEN') notifyOutcome('broken', result, trigger);
+          if (record?.state === 'BROKEN') notifyOutcome('broken', result, trigger);
         }
         if (fromPass) noteFailure(stack, version, result);
         break;
@@ -135,7 +137,6 @@ export function createEffects(options: EffectsOptions): Effects {
       default:
         break;
     }
-    const record = store.getStack(stack);
     if (record !== undefined) metrics?.setStackStatus(record);
   }
 

@@ -11,6 +11,7 @@ import {
   passToJson,
   socketPath,
   type ControlLine,
+  type ControlRequest,
   type ControlRoute,
 } from '../control/protocol.js';
 import { BerthError, ConfigError } from '../errors.js';
@@ -24,22 +25,19 @@ import type { ProgressListener } from '../reconciler/types.js';
 export function createControlSocketApp(ops: Operations, logger: Logger): Hono {
   const app = new Hono();
   app.get('/v1/ping', (c) => c.json({ pid: process.pid }));
-  for (const route of Object.keys(ControlRequests) as ControlRoute[]) {
-    app.post(`/v1/${route}`, async (c) => {
-      const parsed = ControlRequests[route].safeParse(await c.req.json().catch(() => undefined));
-      if (!parsed.success) {
-        const error = new BerthError(
-          'InvalidRequest',
-          `invalid ${route} request: ${parsed.error.message}`,
-        );
+  for (const name of Object.keys(ControlRequests) as ControlRoute[]) {
+    app.post(`/v1/${name}`, async (c) => {
+      const request = route(name, await c.req.json().catch(() => undefined));
+      if (typeof request === 'string') {
+        const error = new BerthError('InvalidRequest', `invalid ${name} request: ${request}`);
         return c.json({ error: errorToJson(error) } satisfies ControlLine, 400);
       }
-      logger.info({ route, by: parsed.data.trigger.by }, 'control request');
+      logger.info({ route: name, by: request.by }, 'control request');
       c.header('content-type', 'application/x-ndjson');
       return stream(c, async (out) => {
         const write = (line: ControlLine): void => void out.write(`${JSON.stringify(line)}\n`);
         try {
-          write({ result: await run(ops, route, parsed.data, (progress) => write({ progress })) });
+          write({ result: await request.run(ops, (progress) => write({ progress })) });
         } catch (err) {
           write({ error: errorToJson(err) });
         }
@@ -49,35 +47,37 @@ export function createControlSocketApp(ops: Operations, logger: Logger): Hono {
   return app;
 }
 
-async function run(
+type Handler<R extends ControlRoute> = (
   ops: Operations,
-  route: ControlRoute,
-  body: unknown,
+  request: ControlRequest<R>,
   onProgress: ProgressListener,
-): Promise<unknown> {
-  switch (route) {
-    case 'reconcile': {
-      const req = ControlRequests.reconcile.parse(body);
-      return passToJson(await ops.reconcile({ ...req, onProgress }));
-    }
-    case 'rollback': {
-      const req = ControlRequests.rollback.parse(body);
-      return outcomeToJson(await ops.rollback(req.stack, req.trigger, req.to));
-    }
-    case 'down': {
-      const req = ControlRequests.down.parse(body);
-      return outcomeToJson(await ops.down(req.stack, req.trigger));
-    }
-    case 'suspend':
-    case 'resume': {
-      const req = ControlRequests[route].parse(body);
-      return ops[route](req.stack, req.trigger);
-    }
-    case 'unmark': {
-      const req = ControlRequests.unmark.parse(body);
-      return ops.unmark(req.stack, req.version, req.trigger);
-    }
-  }
+) => Promise<unknown>;
+
+/** What each route runs, and the JSON it answers with. */
+const HANDLERS: { [R in ControlRoute]: Handler<R> } = {
+  reconcile: async (ops, req, onProgress) =>
+    passToJson(await ops.reconcile({ ...req, onProgress })),
+  rollback: async (ops, req) => outcomeToJson(await ops.rollback(req.stack, req.trigger, req.to)),
+  down: async (ops, req) => outcomeToJson(await ops.down(req.stack, req.trigger)),
+  suspend: (ops, req) => ops.suspend(req.stack, req.trigger),
+  resume: (ops, req) => ops.resume(req.stack, req.trigger),
+  unmark: (ops, req) => ops.unmark(req.stack, req.version, req.trigger),
+};
+
+interface Routed {
+  by: string;
+  run(ops: Operations, onProgress: ProgressListener): Promise<unknown>;
+}
+
+/** The body checked once against its route's schema; the problem, when it does not fit. */
+function route<R extends ControlRoute>(name: R, body: unknown): Routed | string {
+  const parsed = ControlRequests[name].safeParse(body);
+  if (!parsed.success) return parsed.error.message;
+  const request = parsed.data as ControlRequest<R>;
+  return {
+    by: request.trigger.by,
+    run: (ops, onProgress) => HANDLERS[name](ops, request, onProgress),
+  };
 }
 
 /** sun_path holds 108 bytes on Linux, the terminating NUL included. */

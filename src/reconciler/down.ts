@@ -12,7 +12,7 @@ export async function downStack(
   stack: string,
   deployment: DeploymentHandle | undefined,
 ): Promise<StackOutcome> {
-  deployment?.running({ ...runningFields(deps, stack), method: 'down' });
+  deployment?.running();
   let failure: unknown;
   try {
     if (deployment !== undefined) {
@@ -45,11 +45,6 @@ export async function downStack(
     message: 'brought down (volumes kept); suspended',
     ...(deployment === undefined ? {} : { deploymentId: deployment.id }),
   };
-}
-
-function runningFields(deps: ReconcilerDeps, stack: string): { version: string; commit: string } {
-  const running = deps.store.getStack(stack)?.running;
-  return running === undefined ? { version: '', commit: '' } : running;
 }
 
 /** A stack whose folder left the repository, with `prune: true`: removed, files archived. */

@@ -1,7 +1,6 @@
 import { loadProject } from '../compose/load.js';
 import { describeError } from '../errors.js';
 import type { StackPlan } from '../plan/stack-plan.js';
-import { assertExclusiveVolumesDeclared } from '../stack/settings.js';
 import { getStrategy } from '../strategies/index.js';
 import { createPassPlanner } from './pass.js';
 import { prepareRequest } from './prepare.js';
@@ -86,7 +85,6 @@ async function describeEntry(
   if (strategy.plan === undefined) return described;
   try {
     const project = (await loadProject(discovered.dir, { projectName: entry.stack })).project;
-    assertExclusiveVolumesDeclared(project, discovered.settings, entry.stack);
     described.details = await strategy.plan({
       engine: deps.engine,
       project,

@@ -30,8 +30,8 @@ export interface DeploymentHandle {
   waiting(): void;
   /** Its turn came: the job starts. */
   triggered(): void;
-  /** The strategy starts; fields resolved at run time replace the queued ones. */
-  running(fields: DeploymentFields): void;
+  /** The work starts; fields resolved at run time (a rollback's target) replace the queued ones. */
+  running(fields?: DeploymentFields): void;
   /** The one final write. Later calls are ignored, so a `finally` may always call it. */
   finish(end: DeploymentEnd): void;
   readonly finished: boolean;

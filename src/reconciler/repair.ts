@@ -25,7 +25,7 @@ export async function repairStack(
   if (running === undefined || deployment === undefined) {
     return { stack, outcome: 'done', result: 'unchanged', message: 'nothing deployed to repair' };
   }
-  deployment.running({ version: running.version, commit: running.commit, method: 'repair' });
+  deployment.running();
   let report: HealthReport | undefined;
   let failure: unknown;
   try {
