@@ -12,7 +12,7 @@ const LAYERS = [
   { name: 'control', path: '^src/(control|server)/' },
   { name: 'orchestration', path: '^src/reconciler/' },
   { name: 'strategies', path: '^src/strategies/' },
-  { name: 'domain', path: '^src/(plan|stack|source|secrets)/' },
+  { name: 'domain', path: '^src/(plan|stack|source|secrets|policy)/' },
   { name: 'adapters', path: '^src/(engine|state|hooks|notify|compose)/' },
   // Every file directly in src/ but main.ts: errors, logging, clock, durations...
   { name: 'base', path: '^src/(?!main\\.ts$)[^/]+$' },

@@ -30,7 +30,7 @@ import { followJsonLogs, waitFor as waitUntil } from '../test/helpers/daemon-pro
 import { downProjectsWithPrefix } from './cleanup.js';
 
 const FIXTURE_IMAGE = process.env.BERTH_FIXTURE_IMAGE ?? 'berth-fixture/busybox:latest';
-const SECRET = 'bench-secret';
+const SECRET = 'bench-secret-0123456789';
 const TOKEN = 'bench-token-0123456789';
 
 interface Args {

@@ -1,3 +1,5 @@
+import { timerDelay } from './duration.js';
+
 /** Time behind an interface, so backoff and observation windows are testable without sleeping. */
 export interface Clock {
   now(): number;
@@ -15,7 +17,7 @@ export const systemClock: Clock = {
       const timer = setTimeout(() => {
         signal?.removeEventListener('abort', onAbort);
         resolve();
-      }, ms);
+      }, timerDelay(ms));
       function onAbort(): void {
         clearTimeout(timer);
         reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));

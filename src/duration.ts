@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 /**
  * Durations as Compose and berth's config write them: Go's syntax ("1m30s", "500ms", "2h")
  * or a bare number of seconds. Returned in milliseconds.
@@ -42,3 +44,44 @@ export function formatDuration(ms: number): string {
   const rest = minutes % 60;
   return rest === 0 ? `${hours}h` : `${hours}h${rest}m`;
 }
+
+/** Node keeps timer delays in a signed 32-bit int: a longer delay fires after 1 ms instead. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** The longest duration a user may set; a round figure below MAX_TIMER_MS (~24.8 days). */
+export const MAX_DURATION_MS = 576 * 3_600_000;
+
+export const DURATION_TOO_LONG = 'must be at most 576h (24 days)';
+
+/** A delay Node's timers keep: negative and NaN become 0, anything too long MAX_TIMER_MS. */
+export function timerDelay(ms: number): number {
+  if (!(ms > 0)) return 0;
+  return Math.min(ms, MAX_TIMER_MS);
+}
+
+/** Parses a duration a user set; an error message when it is not one or is too long. */
+export function parseBoundedDuration(value: string | number): { ms: number } | { error: string } {
+  const ms = parseDuration(value);
+  if (ms === undefined) {
+    return {
+      error: `expected a duration like 30s, 2m or 1h30m (or a number of seconds), got ${JSON.stringify(value)}`,
+    };
+  }
+  return ms > MAX_DURATION_MS ? { error: DURATION_TOO_LONG } : { ms };
+}
+
+/**
+ * Every duration a user sets (config, deploy settings), parsed to milliseconds and bounded, so
+ * no timer built from one can overflow.
+ */
+export const BoundedDuration = z.unknown().transform((value, ctx): number => {
+  const parsed =
+    typeof value === 'string' || typeof value === 'number'
+      ? parseBoundedDuration(value)
+      : { error: `expected a duration like 30s, 2m or 1h30m, got ${JSON.stringify(value)}` };
+  if ('error' in parsed) {
+    ctx.addIssue({ code: 'custom', message: parsed.error });
+    return z.NEVER;
+  }
+  return parsed.ms;
+});

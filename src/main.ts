@@ -16,17 +16,21 @@ import { createEffects, type Effects } from './control/effects.js';
 import { createDockerEngine } from './engine/docker-engine.js';
 import type { ContainerEngine } from './engine/types.js';
 import { createHookRunner } from './hooks/runner.js';
-import type { Logger } from './log.js';
+import { withholdFromLogs, type Logger } from './log.js';
 import { createNotifier } from './notify/notifier.js';
 import { resolveNotifySecrets } from './notify/schema.js';
 import { createReconciler, type Reconciler } from './reconciler/reconciler.js';
 import { closeAllUnfinished } from './reconciler/record.js';
 import type { ReconcilerDeps } from './reconciler/types.js';
+import { mayAdopt, resolvePolicy } from './policy/index.js';
+import { createStackLoader, type StackLoader } from './stack/project.js';
+import { berthSecrets, interpolationEnv } from './config/interpolation-env.js';
 import type { Metrics } from './server/metrics.js';
 import { createSourceFromConfig, sourceRootOf, trackedRefOf } from './source/index.js';
 import type { StackSource } from './source/types.js';
 import { createStackFolders } from './state/folders.js';
 import type { DataDirLock } from './state/lock.js';
+import { secureDataDir } from './state/private.js';
 import { openStateStore } from './state/store.js';
 import type { StackFolders, StateStore } from './state/types.js';
 
@@ -61,11 +65,27 @@ export interface AppOptions {
   backoff?: BackoffPolicy;
   /** A retry is due (the daemon syncs again). */
   onRetryDue?: () => void;
+  /** Overrides which stacks may take over hand-run Compose containers (tests, embedding). */
+  adopts?: (stack: string) => boolean;
 }
 
 /** Where the stacks are read from: the local source folder, or the git checkout in dataDir/repo. */
 export function sourceRoot(config: BerthConfig): string {
   return sourceRootOf(config.source, config.dataDir);
+}
+
+/**
+ * The compose loader every check and deploy of this config uses. Interpolation sees the
+ * environment without berth's variables and secrets; the secrets of `…File` keys are read
+ * before the first load (a file that cannot be read fails that load with its ConfigError).
+ * Without a config (`validate DIR`), only berth's variable names are withheld.
+ */
+export function stackLoaderFor(config?: BerthConfig): StackLoader {
+  let loader: Promise<StackLoader> | undefined;
+  return async (dir, stack, file) => {
+    loader ??= interpolationEnv(config).then((env) => createStackLoader({ env }));
+    return (await loader)(dir, stack, file);
+  };
 }
 
 /** Builds every adapter from the config, the reconciler, the dispatcher and the control plane. */
@@ -74,18 +94,27 @@ export async function createApp(config: BerthConfig, options: AppOptions): Promi
     throw new Error(`the lock held is for ${options.lock.dataDir}, not ${config.dataDir}`);
   }
   const { logger } = options;
+  secureDataDir(config.dataDir, logger);
   const clock = options.clock ?? systemClock;
+  // Read before anything can log: also refuses a secret file that cannot be read, up front.
+  withholdFromLogs((await berthSecrets(config)).values);
   const baseDir = config.file === undefined ? undefined : path.dirname(config.file);
   const targets = await resolveNotifySecrets(config.notify ?? [], { baseDir, file: config.file });
+  // From policy.adopt: the stacks whose hand-run Compose containers berth may take over.
+  const policy = resolvePolicy(config.policy, config.dataDir);
+  const adopts = options.adopts ?? ((stack: string): boolean => mayAdopt(policy, stack));
   const deps: ReconcilerDeps = {
     source: createSourceFromConfig(config, logger),
-    engine: createDockerEngine({ logger }),
+    engine: createDockerEngine({ logger, adopts }),
     store: openStateStore(path.join(config.dataDir, 'berth.db'), { clock }),
     folders: createStackFolders(config.dataDir),
-    hooks: createHookRunner({ logger }),
+    hooks: createHookRunner({ logger, env: config.hooks?.env ?? [] }),
     clock,
     logger,
     stagingDir: path.join(config.dataDir, 'staging'),
+    loadStack: stackLoaderFor(config),
+    policy,
+    adopts,
     settings: { paths: config.source.paths, defaults: config.defaults, prune: config.prune },
   };
   const reconciler = createReconciler(deps);
@@ -163,6 +192,7 @@ export interface Reader {
   source: StackSource;
   store: StateStore;
   folders: StackFolders;
+  loadStack: StackLoader;
   close(): Promise<void>;
 }
 
@@ -176,6 +206,7 @@ export function openReader(config: BerthConfig, options: { logger: Logger }): Re
     source: createSourceFromConfig(config, options.logger),
     store,
     folders: createStackFolders(config.dataDir),
+    loadStack: stackLoaderFor(config),
     async close() {
       if (closed) return;
       closed = true;

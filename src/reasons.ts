@@ -28,6 +28,8 @@ export const REASONS = {
   // Operations asked for by a person or a program.
   StackNotFound: 'no stack of that name is known',
   VersionNotFound: 'the version is not in the stack’s deployment history',
+  VersionAmbiguous: 'a version prefix matches more than one version of the stack',
+  VersionPrefixInvalid: 'a version prefix is not at least 7 hex digits',
   VersionFilesUnavailable: 'the files of that version are no longer kept',
   NoGoodVersion: 'the stack has no good version to go back to',
   DownFailed: 'bringing the stack down failed',
@@ -52,8 +54,12 @@ export const REASONS = {
   InvalidStackName: 'a name that cannot name a stack',
   DuplicateStackName: 'two stack folders have the same name',
   StackUnreadable: 'a stack folder cannot be read',
-  SymlinkEscapesRepository: 'a link in a stack folder points outside the repository',
+  SymlinkEscapesStack: 'a link in a stack folder points outside the stack folder',
+  StackFolderIsLink: 'a stack folder is a symbolic link, or resolves outside the source',
+  PathEscapesStack: 'a file the compose project names lies outside the stack folder',
+  FileTooLarge: 'a compose, env or deploy settings file is larger than berth reads',
   ComposeInvalid: 'the compose project is invalid',
+  PolicyViolation: 'the compose project asks for something berth’s policy does not allow',
   ComposeFileNotFound: 'no compose file in the folder',
   ComposeFileUnreadable: 'a compose file cannot be read',
   ComposeUnreadable: 'a file the compose project names cannot be read',
@@ -110,6 +116,8 @@ export const REASONS = {
   EventsUnavailable: 'Docker’s events stream cannot be followed',
   ReadOnlyFileInjection: 'a secret or config cannot be copied into a read-only container',
   PreviousMissing: 'the previous version’s files kept aside are missing',
+  ProjectNotOwned: 'containers berth did not create hold the stack’s Compose project name',
+  ResourceNotOwned: 'a network or volume berth would create exists and is not berth’s',
 
   // The data directory.
   StateOpenFailed: 'the state database cannot be opened',

@@ -2,11 +2,17 @@ import { readFile } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { ConfigError } from './errors.js';
 
+/** Shared secrets berth checks (API tokens, webhook secrets) must be at least this long. */
+export const MIN_SECRET_LENGTH = 16;
+export const SECRET_TOO_SHORT = `must be at least ${MIN_SECRET_LENGTH} characters`;
+
 export interface SecretFileOptions {
   /** Folder relative paths are resolved against (the config file's folder). */
   baseDir?: string;
   /** The config file, named in errors. */
   file?: string;
+  /** Refuse a shorter secret (MIN_SECRET_LENGTH for secrets berth checks). */
+  minLength?: number;
 }
 
 /**
@@ -32,6 +38,12 @@ export async function readSecretFile(
   const secret = text.replace(/[\r\n]+$/, '');
   if (secret === '') {
     throw new ConfigError(`${field} is empty`, [`${field}: ${full} is empty`], {
+      file: options.file,
+    });
+  }
+  if (options.minLength !== undefined && secret.length < options.minLength) {
+    const problem = `must be at least ${options.minLength} characters`;
+    throw new ConfigError(`${field}: ${problem}`, [`${field}: the secret in ${full} ${problem}`], {
       file: options.file,
     });
   }

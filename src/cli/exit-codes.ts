@@ -15,6 +15,8 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 const USAGE_REASONS: ReadonlySet<string> = new Set([
   'UsageInvalid',
   'StackNotFound',
+  'VersionAmbiguous',
+  'VersionPrefixInvalid',
   'DataDirLocked',
 ]);
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { parseDuration } from '../duration.js';
+import { DURATION_TOO_LONG, MAX_DURATION_MS, parseDuration } from '../duration.js';
 import { createCliContext, type CliContext, type CliIo, type CommonOptions } from './context.js';
 import { EXIT, exitCodeFor, type ExitCode } from './exit-codes.js';
 import { createOutput } from './output.js';
@@ -227,6 +227,7 @@ function buildProgram(execute: Execute, io: CliIo): Command {
 function parseWait(value: string): number {
   const ms = parseDuration(value);
   if (ms === undefined) throw new InvalidArgumentError('expected a duration like 30s or 2m');
+  if (ms > MAX_DURATION_MS) throw new InvalidArgumentError(DURATION_TOO_LONG);
   return ms;
 }
 

@@ -1,5 +1,12 @@
+import { describeCap, MAX_INPUT_FILE_BYTES } from '../bounded-read.js';
 import { ComposeError } from '../errors.js';
 import { interpolateString, type Lookup } from './interpolate.js';
+
+/**
+ * How much `${VAR}` expansion may add to one env file's values: each line may repeat the one
+ * before (B=${A}${A}, C=${B}${B}, ...), doubling its size, so expansion is counted, not trusted.
+ */
+export const MAX_DOTENV_EXPANSION = 4 * MAX_INPUT_FILE_BYTES;
 
 const KEY = /^[A-Za-z_][A-Za-z0-9_.-]*/;
 const DOUBLE_QUOTE_ESCAPES: Record<string, string> = {
@@ -18,13 +25,20 @@ const DOUBLE_QUOTE_ESCAPES: Record<string, string> = {
  */
 export function parseDotenv(text: string, file: string, lookup: Lookup): Record<string, string> {
   const values: Record<string, string> = {};
-  const resolve: Lookup = (name) => values[name] ?? lookup(name);
   let pos = 0;
   let line = 1;
+  let expanded = 0;
   const fail = (message: string): never => {
     throw new ComposeError('ComposeEnvFileInvalid', `${file}:${line}: ${message}`, {
       place: { file, field: `line ${line}` },
     });
+  };
+  const resolve: Lookup = (name) => {
+    const value = values[name] ?? lookup(name);
+    expanded += value?.length ?? 0;
+    if (expanded > MAX_DOTENV_EXPANSION)
+      fail(`variables expand to more than ${describeCap(MAX_DOTENV_EXPANSION)}`);
+    return value;
   };
   const expand = (raw: string): string =>
     interpolateString(raw, {

@@ -1,10 +1,13 @@
-import { readFileSync } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import type { z } from 'zod';
+import { describeCap, MAX_INPUT_FILE_BYTES, readBoundedFileSync } from '../bounded-read.js';
+import { confinementSync, type Confinement } from '../containment.js';
 import { ComposeError, type ErrorPlace } from '../errors.js';
+import type { Reason } from '../reasons.js';
+import { dependencyLevels } from './dependencies.js';
 import { parseDotenv } from './dotenv.js';
 import { interpolateValues, type Lookup } from './interpolate.js';
 import {
@@ -31,8 +34,8 @@ import {
   RawVolume,
 } from './schema.js';
 import type { ComposeProject, LoadResult, NetworkConfig, ServiceConfig } from './types.js';
-import { resolveHostPath } from './volumes.js';
-import { parseComposeYaml } from './yaml.js';
+import { confinePath, relativeBindSource, resolveHostPath, type PathPlace } from './volumes.js';
+import { OverrideMarker, parseComposeYaml } from './yaml.js';
 
 /** The file names Compose looks for in a project directory, in its order of preference. */
 export const COMPOSE_FILE_NAMES = [
@@ -73,7 +76,19 @@ export interface LoadOptions {
   env?: Record<string, string | undefined>;
   /** Active profiles; defaults to COMPOSE_PROFILES. */
   profiles?: string[];
+  /**
+   * Keep every file the project names inside `dir` (default true): env files, extends and
+   * include files, secret and config files, build contexts and Dockerfiles, relative bind
+   * mount sources. false only to compare with docker compose, which has no such rule.
+   */
+  confine?: boolean;
 }
+
+/**
+ * How much `${VAR}` interpolation may add to one compose file: a variable named many times
+ * would otherwise multiply an env file's size into memory.
+ */
+const MAX_INTERPOLATED = 4 * MAX_INPUT_FILE_BYTES;
 
 interface Entry<T> {
   value: T;
@@ -102,6 +117,8 @@ interface LoadState {
   osEnv: Record<string, string | undefined>;
   /** Prepared services of files read for `extends`, by file. */
   extendsCache: Map<string, Map<string, RawRecord>>;
+  /** The stack folder every referenced file must stay in; undefined: not confined. */
+  confine?: Confinement;
 }
 
 interface Document {
@@ -120,10 +137,20 @@ function placeAt(file: string): (path: string[]) => ErrorPlace {
       : { file, field: path.join('.') || undefined };
 }
 
+/** The error for a file berth will not read: too large, or not a regular file. */
+function refusal(
+  place: ErrorPlace,
+  unreadable: Reason,
+): (detail: string, tooLarge: boolean) => ComposeError {
+  return (detail, tooLarge) =>
+    new ComposeError(tooLarge ? 'FileTooLarge' : unreadable, detail, { place });
+}
+
 function readText(file: string, place: ErrorPlace, what: string): string {
   try {
-    return readFileSync(file, 'utf8');
+    return readBoundedFileSync(file, what, refusal(place, 'ComposeFileUnreadable'));
   } catch (err) {
+    if (err instanceof ComposeError) throw err;
     throw new ComposeError('ComposeFileUnreadable', `cannot read ${what} ${file}`, {
       cause: err,
       place,
@@ -131,8 +158,35 @@ function readText(file: string, place: ErrorPlace, what: string): string {
   }
 }
 
+/** Counts what interpolation substitutes into one file, refusing past MAX_INTERPOLATED. */
+function budgeted(lookup: Lookup, file: string): Lookup {
+  let used = 0;
+  return (name) => {
+    const value = lookup(name);
+    used += value?.length ?? 0;
+    if (used > MAX_INTERPOLATED)
+      throw new ComposeError(
+        'ComposeInterpolation',
+        `${file}: variables expand to more than ${describeCap(MAX_INTERPOLATED)}`,
+        { place: { file } },
+      );
+    return value;
+  };
+}
+
+/** Refuses a file reference leaving the stack folder (when loading is confined). */
+function confine(state: LoadState, path: string, place: PathPlace, given?: string): void {
+  confinePath(state.confine, path, place, given);
+}
+
 function readDocument(state: LoadState, file: string, lookup: Lookup): Document {
-  const parsed = parseComposeYaml(readText(file, { file }, 'compose file'), file) ?? {};
+  const parsed = parseComposeYaml(readText(file, { file }, 'compose file'), file);
+  // As compose-go: an empty file is a mistake (a truncated commit), not a stack of no services.
+  if (parsed === null || parsed === undefined) {
+    throw new ComposeError('ComposeFieldInvalid', `${file}: empty compose file`, {
+      place: { file },
+    });
+  }
   if (!isRecord(parsed)) {
     throw new ComposeError('ComposeFieldInvalid', `${file}: the top level must be a mapping`, {
       place: { file },
@@ -141,7 +195,7 @@ function readDocument(state: LoadState, file: string, lookup: Lookup): Document 
   const interpolated = interpolateValues(
     parsed,
     {
-      lookup,
+      lookup: budgeted(lookup, file),
       place: { file },
       path: '',
       onUnset: (name, path) =>
@@ -174,9 +228,47 @@ function prepareServices(
   baseDir: string,
 ): Map<string, RawRecord> {
   const out = new Map<string, RawRecord>();
-  for (const [name, raw] of Object.entries(services ?? {}))
+  for (const [name, raw] of Object.entries(services ?? {})) {
+    confineServiceFiles(state, raw, { file, service: name }, baseDir);
     out.set(name, prepareService(raw, { file, service: name, baseDir, home: state.home }));
+  }
   return out;
+}
+
+/** A field's value, looking through `!override`. */
+function plain(value: unknown): unknown {
+  return value instanceof OverrideMarker ? value.value : value;
+}
+
+/**
+ * The files a service names stay in the stack folder. Checked before the service is prepared,
+ * while its paths are still as written (errors quote them so) and say which bind sources were
+ * relative: absolute bind sources are left to policy. Builds are checked once normalized.
+ */
+function confineServiceFiles(
+  state: LoadState,
+  raw: unknown,
+  place: { file: string; service: string },
+  baseDir: string,
+): void {
+  if (state.confine === undefined || !isRecord(raw)) return;
+  const check = (given: string, field: string): void =>
+    confine(state, resolveHostPath(given, baseDir, state.home), { ...place, field }, given);
+  const volumes = plain(raw.volumes);
+  for (const [index, entry] of (Array.isArray(volumes) ? (volumes as unknown[]) : []).entries()) {
+    const source = relativeBindSource(entry);
+    if (source !== undefined)
+      check(source, typeof entry === 'string' ? `volumes[${index}]` : `volumes[${index}].source`);
+  }
+  const envFile = plain(raw.env_file);
+  const envFiles: unknown[] =
+    typeof envFile === 'string' ? [envFile] : Array.isArray(envFile) ? envFile : [];
+  for (const [index, entry] of envFiles.entries()) {
+    const given = isRecord(entry) ? entry.path : entry;
+    if (typeof given === 'string') check(given, `env_file[${index}]`);
+  }
+  const ext = plain(raw.extends);
+  if (isRecord(ext) && typeof ext.file === 'string') check(ext.file, 'extends.file');
 }
 
 function extendsError(file: string, service: string, field: string, message: string): ComposeError {
@@ -215,6 +307,7 @@ function resolveExtends(
   let base: RawRecord | undefined;
   if (typeof ext.file === 'string') {
     const other = ext.file;
+    confine(state, other, { file: where.file, service: name, field: 'extends.file' }, other);
     let prepared = state.extendsCache.get(other);
     if (prepared === undefined) {
       const doc = readDocument(state, other, where.lookup);
@@ -261,8 +354,9 @@ function readEnvFile(
 ): Record<string, string> {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readBoundedFileSync(path, 'env file', refusal(place, 'ComposeFileUnreadable'));
   } catch (err) {
+    if (err instanceof ComposeError) throw err;
     if (!required && (err as NodeJS.ErrnoException).code === 'ENOENT') return {};
     throw new ComposeError('ComposeFileUnreadable', `cannot read env file ${path}`, {
       cause: err,
@@ -304,6 +398,90 @@ function mergeModels(into: Model, from: Model, file: string, override: boolean):
   }
 }
 
+/** A top-level definition without extensions; a secret's or config's file made absolute. */
+function definitionOf(
+  state: LoadState,
+  section: Section,
+  key: string,
+  raw: unknown,
+  at: { file: string; baseDir: string },
+): unknown {
+  const value: unknown = raw ?? {};
+  if (!isRecord(value)) return value;
+  const definition = withoutExtensions(value);
+  const given = definition.file;
+  if ((section === 'secrets' || section === 'configs') && typeof given === 'string') {
+    const path = resolveHostPath(given, at.baseDir, state.home);
+    confine(state, path, { file: at.file, field: `${section}.${key}.file` }, given);
+    definition.file = path;
+  }
+  return definition;
+}
+
+type Include = NonNullable<RawTopLevel['include']>[number];
+
+/** The env values an include interpolates with: its env files, else its project's `.env`. */
+function includeEnv(
+  state: LoadState,
+  at: { file: string; baseDir: string; field: string },
+  envFile: string | string[] | undefined,
+  projectDir: string,
+): Record<string, string> {
+  const place = { file: at.file, field: `${at.field}.env_file` };
+  const osLookup = lookupIn(state.osEnv);
+  if (envFile === undefined) {
+    const dotenv = join(projectDir, '.env');
+    confine(state, dotenv, place, dotenv);
+    return readEnvFile(dotenv, false, osLookup, place);
+  }
+  const values: Record<string, string> = {};
+  for (const given of typeof envFile === 'string' ? [envFile] : envFile) {
+    const path = resolveHostPath(given, at.baseDir, state.home);
+    confine(state, path, place, given);
+    Object.assign(values, readEnvFile(path, true, osLookup, place));
+  }
+  return values;
+}
+
+/** Loads one `include` entry: its files merged as override files, in their project directory. */
+function loadInclude(
+  state: LoadState,
+  at: { file: string; baseDir: string; index: number },
+  include: Include,
+  chain: string[],
+): Model {
+  const { file, baseDir } = at;
+  const field = `include[${at.index}]`;
+  const long = typeof include === 'string' ? { path: include } : include;
+  const given = typeof long.path === 'string' ? [long.path] : long.path;
+  const paths = given.map((p) => resolveHostPath(p, baseDir, state.home));
+  paths.forEach((path, i) => confine(state, path, { file, field: `${field}.path` }, given[i]));
+  const first = paths[0];
+  if (first === undefined) {
+    throw new ComposeError(
+      'ComposeIncludeInvalid',
+      `${file}: field "${field}.path": no file given`,
+      {
+        place: { file, field: `${field}.path` },
+      },
+    );
+  }
+  let projectDir = dirname(first);
+  if (long.project_directory !== undefined) {
+    projectDir = resolveHostPath(long.project_directory, baseDir, state.home);
+    const place = { file, field: `${field}.project_directory` };
+    confine(state, projectDir, place, long.project_directory);
+  }
+  const envValues = includeEnv(state, { file, baseDir, field }, long.env_file, projectDir);
+  const includeLookup = lookupIn(state.osEnv, envValues);
+  const included = loadModel(state, first, projectDir, includeLookup, [...chain, file]);
+  for (const path of paths.slice(1)) {
+    const override = loadModel(state, path, projectDir, includeLookup, [...chain, file]);
+    mergeModels(included, override, path, true);
+  }
+  return included;
+}
+
 function loadModel(
   state: LoadState,
   file: string,
@@ -337,56 +515,15 @@ function loadModel(
     model.services.set(name, { value: stripMarkers(value) as RawRecord, file, baseDir });
   }
   for (const section of SECTIONS) {
-    for (const [key, raw] of Object.entries(top[section] ?? {})) {
-      let value: unknown = raw ?? {};
-      if (isRecord(value)) {
-        value = withoutExtensions(value);
-        const definition = value as RawRecord;
-        if ((section === 'secrets' || section === 'configs') && typeof definition.file === 'string')
-          definition.file = resolveHostPath(definition.file, baseDir, state.home);
-      }
-      model[section].set(key, { value, file, baseDir });
-    }
+    for (const [key, raw] of Object.entries(top[section] ?? {}))
+      model[section].set(key, {
+        value: definitionOf(state, section, key, raw, { file, baseDir }),
+        file,
+        baseDir,
+      });
   }
-  for (const [index, include] of (top.include ?? []).entries()) {
-    const long = typeof include === 'string' ? { path: include } : include;
-    const paths = (typeof long.path === 'string' ? [long.path] : long.path).map((p) =>
-      resolveHostPath(p, baseDir, state.home),
-    );
-    const first = paths[0];
-    if (first === undefined) {
-      throw new ComposeError(
-        'ComposeIncludeInvalid',
-        `${file}: field "include[${index}].path": no file given`,
-        {
-          place: { file, field: `include[${index}].path` },
-        },
-      );
-    }
-    const projectDir =
-      long.project_directory === undefined
-        ? dirname(first)
-        : resolveHostPath(long.project_directory, baseDir, state.home);
-    const place = { file, field: `include[${index}].env_file` };
-    const osLookup = lookupIn(state.osEnv);
-    const envValues: Record<string, string> = {};
-    if (long.env_file === undefined) {
-      Object.assign(envValues, readEnvFile(join(projectDir, '.env'), false, osLookup, place));
-    } else {
-      for (const path of typeof long.env_file === 'string' ? [long.env_file] : long.env_file)
-        Object.assign(
-          envValues,
-          readEnvFile(resolveHostPath(path, baseDir, state.home), true, osLookup, place),
-        );
-    }
-    const includeLookup = lookupIn(state.osEnv, envValues);
-    const included = loadModel(state, first, projectDir, includeLookup, [...chain, file]);
-    for (const path of paths.slice(1)) {
-      const override = loadModel(state, path, projectDir, includeLookup, [...chain, file]);
-      mergeModels(included, override, path, true);
-    }
-    mergeModels(model, included, file, false);
-  }
+  for (const [index, include] of (top.include ?? []).entries())
+    mergeModels(model, loadInclude(state, { file, baseDir, index }, include, chain), file, false);
   return model;
 }
 
@@ -444,13 +581,17 @@ async function load(dir: string, options: LoadOptions): Promise<LoadResult> {
       { place: { file: workingDir } },
     );
   }
+  const confined = options.confine === false ? undefined : confinementSync(workingDir);
+  // Found by name, the compose file and `.env` can still be links out of the folder.
+  confinePath(confined, file, { file }, options.file);
+  const envPath = join(workingDir, '.env');
+  confinePath(confined, envPath, { file: envPath });
   const osEnv = options.env ?? process.env;
   const home = osEnv.HOME ?? homedir();
-  const dotenv = readEnvFile(join(workingDir, '.env'), false, lookupIn(osEnv), {
-    file: join(workingDir, '.env'),
-  });
+  const dotenv = readEnvFile(envPath, false, lookupIn(osEnv), { file: envPath });
   const lookup = lookupIn(osEnv, dotenv);
   const state: LoadState = { warnings: [], files: [], home, osEnv, extendsCache: new Map() };
+  if (confined !== undefined) state.confine = confined;
   const model = loadModel(state, file, workingDir, lookup, []);
 
   const name = normalizeProjectName(options.projectName ?? model.name ?? basename(workingDir));
@@ -504,6 +645,7 @@ async function load(dir: string, options: LoadOptions): Promise<LoadResult> {
       baseDir: entry.baseDir,
       lookup,
       declared,
+      ...(confined === undefined ? {} : { confine: confined }),
     };
     const service = normalizeService(ctx, raw);
     if (service.containerName !== undefined && service.replicas > 1) {
@@ -575,6 +717,13 @@ async function load(dir: string, options: LoadOptions): Promise<LoadResult> {
         (message) => warn(state, message),
       );
     }
+  }
+  // Compose refuses a cycle when it loads the file; so does validate, before any deploy.
+  try {
+    dependencyLevels(project);
+  } catch (err) {
+    if (err instanceof ComposeError) err.place.file ??= file;
+    throw err;
   }
   return { project, warnings: state.warnings };
 }

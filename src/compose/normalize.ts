@@ -1,7 +1,9 @@
-import { readFileSync } from 'node:fs';
-import { posix } from 'node:path';
+import { isAbsolute, posix, resolve } from 'node:path';
+import { readBoundedFileSync } from '../bounded-read.js';
+import type { Confinement } from '../containment.js';
 import { parseDuration } from '../duration.js';
 import { ComposeError } from '../errors.js';
+import type { Reason } from '../reasons.js';
 import { parseDotenv } from './dotenv.js';
 import type { Lookup } from './interpolate.js';
 import { parseExpose, parseShortPort } from './ports.js';
@@ -32,7 +34,7 @@ import type {
   VolumeConfig,
 } from './types.js';
 import { parseSize } from './units.js';
-import { parseShortVolume } from './volumes.js';
+import { confinePath, parseShortVolume } from './volumes.js';
 
 export interface NormalizeContext {
   file: string;
@@ -47,6 +49,8 @@ export interface NormalizeContext {
     secrets: Set<string>;
     configs: Set<string>;
   };
+  /** The stack folder every file the service names must stay in; undefined: not confined. */
+  confine?: Confinement;
 }
 
 function fail(ctx: NormalizeContext, field: string, message: string, cause?: unknown): never {
@@ -54,6 +58,22 @@ function fail(ctx: NormalizeContext, field: string, message: string, cause?: unk
     'ComposeFieldInvalid',
     `${ctx.file}: service "${ctx.service}": field "${field}": ${message}`,
     { place: { file: ctx.file, service: ctx.service, field }, cause },
+  );
+}
+
+/** The error for a file the service names that berth will not read. */
+function refuse(
+  ctx: NormalizeContext,
+  reason: Reason,
+  field: string,
+  detail: string,
+): ComposeError {
+  return new ComposeError(
+    reason,
+    `${ctx.file}: service "${ctx.service}": field "${field}": ${detail}`,
+    {
+      place: { file: ctx.file, service: ctx.service, field },
+    },
   );
 }
 
@@ -138,13 +158,34 @@ const PULL_POLICIES: Record<string, PullPolicy> = {
   build: 'build',
 };
 
+/**
+ * A local build context and its Dockerfile stay in the stack folder. Contexts were made absolute
+ * when the service was prepared; what is still relative is a git URL, which is not a file here.
+ */
+function confineBuild(ctx: NormalizeContext, context: string, dockerfile: string): void {
+  const place = { file: ctx.file, service: ctx.service };
+  const local = isAbsolute(context);
+  if (local) confinePath(ctx.confine, context, { ...place, field: 'build.context' }, context);
+  if (!local && !isAbsolute(dockerfile)) return;
+  confinePath(
+    ctx.confine,
+    resolve(context, dockerfile),
+    { ...place, field: 'build.dockerfile' },
+    dockerfile,
+  );
+}
+
 function buildConfig(ctx: NormalizeContext, raw: NonNullable<RawService['build']>): BuildConfig {
-  if (typeof raw === 'string') return { context: raw, dockerfile: 'Dockerfile', args: {} };
+  if (typeof raw === 'string') {
+    confineBuild(ctx, raw, 'Dockerfile');
+    return { context: raw, dockerfile: 'Dockerfile', args: {} };
+  }
   const build: BuildConfig = {
     context: raw.context ?? ctx.baseDir,
     dockerfile: raw.dockerfile ?? 'Dockerfile',
     args: environmentMap(raw.args, ctx.lookup),
   };
+  confineBuild(ctx, build.context, build.dockerfile);
   if (raw.target !== undefined) build.target = raw.target;
   if (raw.labels !== undefined) build.labels = stringMap(raw.labels);
   if (raw.network !== undefined) build.network = raw.network;
@@ -162,12 +203,16 @@ function envFiles(ctx: NormalizeContext, raw: RawService['env_file']): Record<st
   for (const [index, entry] of list.entries()) {
     const path = typeof entry === 'string' ? entry : entry.path;
     const required = typeof entry === 'string' ? true : (entry.required ?? true);
+    const field = `env_file[${index}]`;
     let text: string;
     try {
-      text = readFileSync(path, 'utf8');
+      text = readBoundedFileSync(path, 'env file', (detail, tooLarge) =>
+        refuse(ctx, tooLarge ? 'FileTooLarge' : 'ComposeFieldInvalid', field, detail),
+      );
     } catch (err) {
+      if (err instanceof ComposeError) throw err;
       if (!required && (err as NodeJS.ErrnoException).code === 'ENOENT') continue;
-      fail(ctx, `env_file[${index}]`, `cannot read env file ${path}`, err);
+      fail(ctx, field, `cannot read env file ${path}`, err);
     }
     Object.assign(out, parseDotenv(text, path, ctx.lookup));
   }

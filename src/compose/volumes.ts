@@ -1,5 +1,7 @@
 import { homedir } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
+import { escapeSync, type Confinement } from '../containment.js';
+import { ComposeError } from '../errors.js';
 
 const PROPAGATION = new Set(['shared', 'slave', 'private', 'rshared', 'rslave', 'rprivate']);
 
@@ -61,4 +63,57 @@ export function parseShortVolume(
     else return `invalid volume "${spec}": unknown option "${option}"`;
   }
   return volume;
+}
+
+/** Where a compose file names a path: the file, and the service and field when there are any. */
+export interface PathPlace {
+  file: string;
+  service?: string;
+  field?: string;
+}
+
+/**
+ * Refuses a path that leaves the stack folder, as written or once links are followed, with a
+ * PathEscapesStack error naming the file, service, field and the path as the file spells it.
+ * `stack` undefined: loading is not confined (compatibility tests against docker compose).
+ */
+export function confinePath(
+  stack: Confinement | undefined,
+  path: string,
+  place: PathPlace,
+  given?: string,
+): void {
+  if (stack === undefined) return;
+  const where = escapeSync(stack, path);
+  if (where === undefined) return;
+  const at = [
+    `${place.file}:`,
+    place.service === undefined ? undefined : `service "${place.service}":`,
+    place.field === undefined ? undefined : `field "${place.field}":`,
+    given === undefined ? undefined : `path "${given}"`,
+    where.how === 'lexical' && given !== undefined && given !== path ? `(${path})` : undefined,
+  ].filter((part) => part !== undefined);
+  const how = where.how === 'real' ? `resolves to ${where.real},` : 'is';
+  throw new ComposeError(
+    'PathEscapesStack',
+    `${at.join(' ')} ${how} outside the stack folder ${stack.root}`,
+    { place: { ...place } },
+  );
+}
+
+/**
+ * The host path of a bind mount as written, when it is relative ("./data:/data", or a long
+ * form `type: bind` source neither absolute nor under `~`): those must stay in the stack
+ * folder. Absolute and `~` sources are the operator's policy to allow, not containment's.
+ */
+export function relativeBindSource(entry: unknown): string | undefined {
+  if (typeof entry === 'string') {
+    const parts = entry.split(':');
+    const source = parts[0] ?? '';
+    return parts.length >= 2 && source.startsWith('.') ? source : undefined;
+  }
+  if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) return undefined;
+  const { type, source } = entry as Record<string, unknown>;
+  if (type !== 'bind' || typeof source !== 'string' || source === '') return undefined;
+  return isAbsolute(source) || source.startsWith('~') ? undefined : source;
 }

@@ -14,6 +14,7 @@ import type { SourceConfigContext } from '../source/types.js';
 import { DEFAULT_CANARY, type SettingsDefaults } from '../stack/types.js';
 import { applyEnvOverrides, readEnvOverrides, type EnvOverride } from './env.js';
 import type { NotifyConfig } from '../notify/schema.js';
+import { normalizePolicy, type PolicySettings } from '../policy/index.js';
 import type { ServerConfig } from '../server/schema.js';
 import { ConfigFile, crossCheck, isObject, type ConfigProblem, type LogLevel } from './schema.js';
 
@@ -39,6 +40,10 @@ export interface BerthConfig {
   /** As written: `…File` secrets are read when the daemon starts the listener. */
   server?: ServerConfig;
   notify?: NotifyConfig;
+  /** Set only when the config has a `policy:` section; else the standard preset applies. */
+  policy?: PolicySettings;
+  /** Variables of berth's environment hooks get besides the allow-list (`hooks.env`). */
+  hooks?: { env: string[] };
 }
 
 export interface LoadConfigOptions {
@@ -117,6 +122,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Berth
   if (merged.concurrency !== undefined) config.concurrency = result.data.concurrency;
   if (result.data.server !== undefined) config.server = result.data.server;
   if (merged.notify !== undefined) config.notify = result.data.notify;
+  if (result.data.policy !== undefined) config.policy = normalizePolicy(result.data.policy);
   return config;
 }
 
@@ -151,6 +157,7 @@ function normalize(
     },
     prune: data.prune,
     log: { level: data.log.level },
+    hooks: { env: data.hooks.env },
   };
   if (file !== undefined) config.file = file;
   return config;

@@ -1,7 +1,8 @@
 import { validate as validateCron } from 'node-cron';
 import { z } from 'zod';
-import { parseDuration } from '../duration.js';
+import { BoundedDuration } from '../duration.js';
 import { NotifyConfig } from '../notify/schema.js';
+import { PolicyConfig } from '../policy/schema.js';
 import { ServerConfig } from '../server/schema.js';
 import { CanaryInput } from '../stack/settings.js';
 import { SOURCE_KINDS, kindsSetIn } from '../source/registry.js';
@@ -17,19 +18,8 @@ import { SOURCE_KINDS, kindsSetIn } from '../source/registry.js';
  * (src/source/registry.ts).
  */
 
-/** "120s", "2m", "1h30m" or a bare number of seconds; parsed to milliseconds. */
-export const Duration = z.unknown().transform((value, ctx): number => {
-  const ms =
-    typeof value === 'string' || typeof value === 'number' ? parseDuration(value) : undefined;
-  if (ms === undefined) {
-    ctx.addIssue({
-      code: 'custom',
-      message: `expected a duration like 30s, 2m, 1h30m or a number of seconds, got ${JSON.stringify(value)}`,
-    });
-    return z.NEVER;
-  }
-  return ms;
-});
+/** "120s", "2m", "1h30m" or a bare number of seconds; parsed to milliseconds, at most 576h. */
+export const Duration = BoundedDuration;
 export type Duration = z.infer<typeof Duration>;
 
 export const LogLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -92,6 +82,18 @@ export const Schedule = z
   });
 export type Schedule = z.infer<typeof Schedule>;
 
+/**
+ * Config key `hooks`: what berth's own environment passes on to hook scripts. Hooks get a
+ * fixed allow-list (PATH, HOME, locale, ...) and the BERTH_* hook contract; `env` names the
+ * further variables the operator chooses to hand them.
+ */
+export const HooksConfig = z.strictObject({
+  env: z
+    .array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name'))
+    .default([]),
+});
+export type HooksConfig = z.infer<typeof HooksConfig>;
+
 export const ConfigFile = z.strictObject({
   source: SourceConfig,
   dataDir: z.string().min(1).default('./data'),
@@ -105,6 +107,9 @@ export const ConfigFile = z.strictObject({
   /** The HTTP listener (webhooks, API, metrics); off when the key is absent. */
   server: ServerConfig.optional(),
   notify: NotifyConfig,
+  /** What the repository's compose files may ask Docker for (set here, never in the repo). */
+  policy: PolicyConfig.optional(),
+  hooks: HooksConfig.prefault({}),
 });
 export type ConfigFile = z.infer<typeof ConfigFile>;
 

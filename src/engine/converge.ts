@@ -116,13 +116,14 @@ export async function planProject(
   docker: Docker,
   project: ComposeProject,
   options: PlanOptions = {},
+  adopt = false,
 ): Promise<ContainerPlanItem[]> {
   const stack = project.name;
   const selected = (options.services ?? Object.keys(project.services)).filter(
     (s) => project.services[s] !== undefined,
   );
   const [listed, images] = await Promise.all([
-    listProject(docker, stack).catch((err: unknown) => {
+    listProject(docker, stack, adopt).catch((err: unknown) => {
       throw engineError('ListFailed', 'cannot list containers', err, { stack });
     }),
     localImageIds(docker, project, selected),
@@ -180,6 +181,13 @@ function conditionHolds(containers: ObservedContainer[], dep: DependsOnConfig): 
   });
 }
 
+/** What the engine knows beside the apply's options: the daemon's API version, adoption. */
+export interface ApplyScope {
+  apiVersion?: string;
+  /** The project's hand-run containers, networks and volumes count as berth's (policy.adopt). */
+  adopt?: boolean;
+}
+
 /**
  * Converges the Docker host to the project like `docker compose up -d`: images, networks and
  * volumes first, then a pure container plan, executed service by service as soon as each
@@ -190,8 +198,10 @@ export async function applyProject(
   logger: Logger,
   project: ComposeProject,
   options: ApplyOptions = {},
-  apiVersion?: string,
+  scope: ApplyScope = {},
 ): Promise<ApplyResult> {
+  const { apiVersion } = scope;
+  const adopt = scope.adopt ?? false;
   const stack = project.name;
   const progress = options.onProgress;
   const signal = options.signal;
@@ -218,7 +228,7 @@ export async function applyProject(
     }
   }
 
-  const listing = listProject(docker, stack).catch((err: unknown) => {
+  const listing = listProject(docker, stack, adopt).catch((err: unknown) => {
     throw engineError('ListFailed', 'cannot list containers', err, { stack });
   });
   const imagesReady = ensureServiceImages({
@@ -229,7 +239,14 @@ export async function applyProject(
     ...(progress === undefined ? {} : { onProgress: progress }),
   });
   try {
-    await settleAll<unknown>([listing, imagesReady, ensureResources(docker, project, progress)]);
+    await settleAll<unknown>([
+      listing,
+      imagesReady,
+      ensureResources(docker, project, {
+        adopt,
+        ...(progress === undefined ? {} : { onProgress: progress }),
+      }),
+    ]);
   } catch (err) {
     signal?.removeEventListener('abort', onCallerAbort);
     throw err;
@@ -250,7 +267,7 @@ export async function applyProject(
   }
 
   let feed: Promise<EventFeed> | undefined;
-  const getFeed = (): Promise<EventFeed> => (feed ??= openEvents(docker, stack));
+  const getFeed = (): Promise<EventFeed> => (feed ??= openEvents(docker, stack, adopt));
 
   function stopAndRemove(container: ObservedContainer, t: number | undefined): Promise<void> {
     return stopAndRemoveContainer(

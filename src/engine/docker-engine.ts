@@ -7,7 +7,8 @@ import { ACTIVE_STATES, restartContainer, startContainer } from './containers.js
 import { engineError } from './docker-errors.js';
 import { waitProjectHealthy } from './health.js';
 import { watchManagedEvents } from './managed-events.js';
-import { emptyProject, groupByProject, listProject } from './observe.js';
+import { emptyProject, groupByProject, listForeign, listProject } from './observe.js';
+import { ADOPTS_NOTHING, type Adopts } from './ownership.js';
 import { removeResources } from './resources.js';
 import { createRolloutSteps } from './rollout.js';
 import type {
@@ -32,6 +33,11 @@ export interface DockerEngineOptions {
   logger: Logger;
   /** Defaults to the local socket (DOCKER_HOST is honoured by dockerode). */
   docker?: Docker;
+  /**
+   * Projects whose hand-run containers, networks and volumes berth takes as its own (the
+   * operator's policy.adopt). Default: none, so berth touches only what carries its label.
+   */
+  adopts?: Adopts;
 }
 
 /** berth's ContainerEngine over dockerode: Compose v2 behaviour without the compose CLI. */
@@ -39,6 +45,7 @@ export function createDockerEngine(options: DockerEngineOptions): ContainerEngin
   const docker = options.docker ?? new Docker();
   const logger = options.logger;
   const calls = countCalls(docker);
+  const adopts = options.adopts ?? ADOPTS_NOTHING;
 
   let apiVersion: Promise<string | undefined> | undefined;
   /** The daemon's API version, asked once: the container spec refuses fields it does not know. */
@@ -55,17 +62,21 @@ export function createDockerEngine(options: DockerEngineOptions): ContainerEngin
 
   async function list(projectName: string): Promise<Docker.ContainerInfo[]> {
     try {
-      return await listProject(docker, projectName);
+      return await listProject(docker, projectName, adopts(projectName));
     } catch (err) {
       throw engineError('ListFailed', 'cannot list containers', err, { stack: projectName });
     }
   }
 
   return {
-    ...createRolloutSteps(docker, logger, daemonApiVersion),
+    ...createRolloutSteps(docker, logger, daemonApiVersion, adopts),
 
     async apply(project: ComposeProject, applyOptions?: ApplyOptions): Promise<ApplyResult> {
-      return applyProject(docker, logger, project, applyOptions, await daemonApiVersion());
+      const apiVersion = await daemonApiVersion();
+      return applyProject(docker, logger, project, applyOptions, {
+        adopt: adopts(project.name),
+        ...(apiVersion === undefined ? {} : { apiVersion }),
+      });
     },
 
     async observe(projectName: string): Promise<ObservedProject> {
@@ -85,8 +96,17 @@ export function createDockerEngine(options: DockerEngineOptions): ContainerEngin
       }
     },
 
+    async foreignContainers(projectName: string): Promise<string[]> {
+      try {
+        return await listForeign(docker, projectName);
+      } catch (err) {
+        throw engineError('ListFailed', 'cannot list containers', err, { stack: projectName });
+      }
+    },
+
     async stop(projectName: string, stopOptions: { timeoutMs?: number } = {}): Promise<void> {
-      await takeDown(docker, projectName, await list(projectName), stopOptions);
+      const adopt = adopts(projectName);
+      await takeDown(docker, projectName, await list(projectName), { ...stopOptions, adopt });
     },
 
     async start(
@@ -115,12 +135,14 @@ export function createDockerEngine(options: DockerEngineOptions): ContainerEngin
     },
 
     async down(projectName: string, downOptions: DownOptions = {}): Promise<void> {
+      const adopt = adopts(projectName);
       const listed = await list(projectName);
-      await takeDown(docker, projectName, listed, { ...downOptions, remove: true });
+      await takeDown(docker, projectName, listed, { ...downOptions, remove: true, adopt });
       const { keptNetworks } = await removeResources(
         docker,
         projectName,
         downOptions.volumes ?? false,
+        adopt,
       );
       if (keptNetworks.length > 0)
         logger.warn(
@@ -131,7 +153,7 @@ export function createDockerEngine(options: DockerEngineOptions): ContainerEngin
     },
 
     plan(project: ComposeProject, planOptions?: PlanOptions): Promise<ContainerPlanItem[]> {
-      return planProject(docker, project, planOptions);
+      return planProject(docker, project, planOptions, adopts(project.name));
     },
 
     watchEvents(

@@ -1,6 +1,6 @@
 import type Docker from 'dockerode';
 import { engineError } from './docker-errors.js';
-import { LABEL } from './types.js';
+import { ownedFilters } from './ownership.js';
 
 /** A stream `data` handler that calls `onLine` for each non-empty line of Docker's event stream. */
 export function eachLine(onLine: (line: string) => void): (chunk: Buffer | string) => void {
@@ -61,16 +61,21 @@ interface RawEvent {
 }
 
 /**
- * Subscribes to the container events of one project. Callers subscribe first and inspect
- * afterwards, so no change between the inspect and the first event is lost.
+ * Subscribes to the container events of one project: of berth's own containers, and with
+ * `adopt` of the hand-run ones too. Callers subscribe first and inspect afterwards, so no
+ * change between the inspect and the first event is lost.
  */
-export async function openEvents(docker: Docker, project: string): Promise<EventFeed> {
+export async function openEvents(
+  docker: Docker,
+  project: string,
+  adopt = false,
+): Promise<EventFeed> {
   let stream: NodeJS.ReadableStream;
   try {
     stream = await docker.getEvents({
       filters: {
         type: ['container'],
-        label: [`${LABEL.project}=${project}`],
+        label: ownedFilters(project, adopt),
         // Healthchecks run as execs: without this filter every probe would wake the waits.
         event: [...WATCHED_ACTIONS],
       },

@@ -1,10 +1,8 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
-import path from 'node:path';
 import type Docker from 'dockerode';
-import { pack } from 'tar-stream';
 import type { ComposeProject, ServiceConfig } from '../compose/types.js';
 import { EngineError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { packBuildContext } from './build-context.js';
 import { dockerMessage, engineError, isNotFound } from './docker-errors.js';
 import { imageRef } from './naming.js';
 import { settleAll } from './settle.js';
@@ -46,49 +44,44 @@ async function pull(docker: Docker, ref: string): Promise<void> {
   await follow(docker, stream);
 }
 
-/** Adds the build context to a tar stream; .dockerignore is not interpreted. */
-async function packContext(context: string): Promise<NodeJS.ReadableStream> {
-  const tar = pack();
-  async function walk(dir: string): Promise<void> {
-    const entries = await readdir(dir, { withFileTypes: true });
-    for (const entry of entries) {
-      const full = path.join(dir, entry.name);
-      const name = path.relative(context, full).split(path.sep).join('/');
-      const info = await stat(full);
-      if (entry.isDirectory()) {
-        tar.entry({ name, type: 'directory', mode: info.mode & 0o7777 });
-        await walk(full);
-      } else if (entry.isFile() || entry.isSymbolicLink()) {
-        if (!info.isFile()) continue;
-        tar.entry({ name, mode: info.mode & 0o7777, size: info.size }, await readFile(full));
-      }
-    }
-  }
-  await walk(context);
-  tar.finalize();
-  // streamx's Readable speaks the Node stream protocol dockerode pipes from.
-  return tar as unknown as NodeJS.ReadableStream;
-}
-
+/**
+ * Builds with the context streamed as it is packed. A context that cannot be read stops the
+ * upload, and its error (naming the file) is reported rather than the aborted request's.
+ */
 async function build(docker: Docker, service: ServiceConfig, ref: string): Promise<void> {
   const spec = service.build;
   if (spec === undefined) throw new Error('service has no build section');
-  const context = await packContext(spec.context);
-  const stream = await docker.buildImage(context, {
-    t: ref,
-    dockerfile: spec.dockerfile,
-    buildargs: spec.args,
-    ...(spec.target === undefined ? {} : { target: spec.target }),
-    ...(spec.labels === undefined ? {} : { labels: spec.labels }),
-    ...(spec.network === undefined ? {} : { networkmode: spec.network }),
-    ...(spec.extraHosts === undefined ? {} : { extrahosts: spec.extraHosts.join(',') }),
-    ...(spec.shmSize === undefined ? {} : { shmsize: spec.shmSize }),
-    nocache: spec.noCache ?? false,
-    pull: spec.pull ?? false,
-    rm: true,
-    forcerm: true,
-  });
-  await follow(docker, stream);
+  const abort = new AbortController();
+  const context = await packBuildContext(spec.context, spec.dockerfile, (err) => abort.abort(err));
+  try {
+    const stream = await docker.buildImage(context.stream, {
+      t: ref,
+      dockerfile: context.dockerfile,
+      buildargs: spec.args,
+      ...(spec.target === undefined ? {} : { target: spec.target }),
+      ...(spec.labels === undefined ? {} : { labels: spec.labels }),
+      ...(spec.network === undefined ? {} : { networkmode: spec.network }),
+      ...(spec.extraHosts === undefined ? {} : { extrahosts: spec.extraHosts.join(',') }),
+      ...(spec.shmSize === undefined ? {} : { shmsize: spec.shmSize }),
+      nocache: spec.noCache ?? false,
+      pull: spec.pull ?? false,
+      rm: true,
+      forcerm: true,
+      abortSignal: abort.signal,
+    });
+    await follow(docker, stream);
+  } catch (err) {
+    if (abort.signal.aborted) throw contextError(spec.context, await context.done, err);
+    throw err;
+  } finally {
+    // The daemon read all it wanted; a tar it stopped reading must not wait forever.
+    context.stop();
+  }
+}
+
+function contextError(context: string, failed: Error | undefined, cause: unknown): Error {
+  const why = failed?.message ?? dockerMessage(cause);
+  return new Error(`cannot send build context ${context}: ${why}`, { cause });
 }
 
 /**

@@ -6,6 +6,7 @@ import type {
   ObservedProject,
 } from './types.js';
 import { LABEL } from './types.js';
+import { isManaged, ownedFilters } from './ownership.js';
 
 const STATES: readonly ContainerState[] = [
   'created',
@@ -87,12 +88,28 @@ export function groupByProject(list: Docker.ContainerInfo[]): Map<string, Observ
   return projects;
 }
 
-/** Lists a project's containers (all states) in one call. */
+/**
+ * Lists a project's containers (all states) in one call: berth's own only, unless it adopts
+ * the project's hand-run containers (`adopt`).
+ */
 export async function listProject(
   docker: Docker,
   project: string,
+  adopt = false,
 ): Promise<Docker.ContainerInfo[]> {
-  return docker.listContainers({ all: true, filters: { label: [`${LABEL.project}=${project}`] } });
+  return docker.listContainers({ all: true, filters: { label: ownedFilters(project, adopt) } });
+}
+
+/** Names of the project's containers that berth did not create (all states, one-off runs too). */
+export async function listForeign(docker: Docker, project: string): Promise<string[]> {
+  const listed = await docker.listContainers({
+    all: true,
+    filters: { label: [`${LABEL.project}=${project}`] },
+  });
+  return listed
+    .filter((c) => !isManaged(c.Labels))
+    .map((c) => (c.Names[0] ?? c.Id).replace(/^\//, ''))
+    .sort();
 }
 
 export function emptyProject(name: string): ObservedProject {

@@ -11,6 +11,7 @@ import { serviceConfigHash } from './hash.js';
 import { toContainer } from './health.js';
 import { ensureServiceImages } from './images.js';
 import { containerLabels, containerName, imageRef } from './naming.js';
+import { ADOPTS_NOTHING, type Adopts } from './ownership.js';
 import { ensureResources } from './resources.js';
 import { settleAll } from './settle.js';
 import {
@@ -63,11 +64,15 @@ function serviceOf(
   return { name, number: Number(labels[LABEL.containerNumber] ?? '1') || 1 };
 }
 
-/** The rollout steps over dockerode; `apiVersion` is the daemon's, asked once by the engine. */
+/**
+ * The rollout steps over dockerode; `apiVersion` is the daemon's, asked once by the engine.
+ * Container IDs come from the engine's own listings, which hold only containers berth owns.
+ */
 export function createRolloutSteps(
   docker: Docker,
   logger: Logger,
   apiVersion: () => Promise<string | undefined>,
+  adopts: Adopts = ADOPTS_NOTHING,
 ): RolloutEngine {
   return {
     async prepare(project, options = {}): Promise<void> {
@@ -75,7 +80,7 @@ export function createRolloutSteps(
         (s) => project.services[s] !== undefined,
       );
       await settleAll<unknown>([
-        ensureResources(docker, project),
+        ensureResources(docker, project, { adopt: adopts(project.name) }),
         ensureServiceImages({ docker, logger, project, services }),
       ]);
     },

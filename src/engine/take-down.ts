@@ -16,6 +16,8 @@ export interface TakeDownOptions {
   remove?: boolean;
   /** With `remove`: their anonymous volumes too. */
   volumes?: boolean;
+  /** The listing holds the adopted project's hand-run containers: follow their events too. */
+  adopt?: boolean;
 }
 
 /** A listed container as the helpers of containers.ts name it in errors. */
@@ -71,7 +73,9 @@ export async function takeDown(
   const volumes = { volumes: options.volumes ?? false };
   const anyActive = listed.some((c) => ACTIVE_STATES.has(c.State));
   // Without the feed each step waits for the stop calls: slower, no less correct.
-  const feed = anyActive ? await openEvents(docker, projectName).catch(() => undefined) : undefined;
+  const feed = anyActive
+    ? await openEvents(docker, projectName, options.adopt ?? false).catch(() => undefined)
+    : undefined;
   const finishing: Promise<unknown>[] = [];
   const one = async (c: Docker.ContainerInfo): Promise<void> => {
     const target = targetOf(projectName, c);

@@ -234,12 +234,22 @@ export interface RolloutEngine {
 /**
  * The only gateway to Docker. Implemented with dockerode in `docker-engine.ts`;
  * every other module works against this interface.
+ *
+ * It lists, changes and removes only containers, networks and volumes carrying berth's managed
+ * label, and those of projects the operator lets berth adopt; a project's other objects (a
+ * hand-run Compose project of the same name) are left alone and reported by
+ * `foreignContainers`.
  */
 export interface ContainerEngine extends RolloutEngine {
   /** Converge the Docker host to the project, the way `docker compose up -d` does. */
   apply(project: ComposeProject, options?: ApplyOptions): Promise<ApplyResult>;
   /** The project's containers as Docker reports them (one listing). */
   observe(projectName: string): Promise<ObservedProject>;
+  /**
+   * Names of containers labelled with the Compose project that berth did not create (one
+   * listing), whether or not berth adopts the project.
+   */
+  foreignContainers(projectName: string): Promise<string[]>;
   /** All projects whose containers carry `filterLabel` (default: berth's managed label), one listing in all. */
   observeAll(filterLabel?: string): Promise<Map<string, ObservedProject>>;
   /** Stop the project's containers without removing them. */

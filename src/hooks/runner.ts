@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:fs';
-import { access, readFile, readdir, realpath, stat } from 'node:fs/promises';
-import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { access, readFile, readdir, stat } from 'node:fs/promises';
+import { isAbsolute, resolve } from 'node:path';
+import { confinement, escape } from '../containment.js';
 import type { Logger } from '../log.js';
 import type { HookRequest, HookResult, HookRunner } from './types.js';
 
@@ -11,6 +12,10 @@ export interface HookRunnerOptions {
   maxOutputBytes?: number;
   /** Time between SIGTERM and SIGKILL once the time limit passed; 5 s by default. */
   killGraceMs?: number;
+  /** Variables of `baseEnv` passed on besides the allow-list (config `hooks.env`). */
+  env?: readonly string[];
+  /** The environment hooks take their variables from; process.env by default. */
+  baseEnv?: Readonly<Record<string, string | undefined>>;
 }
 
 const DEFAULT_MAX_OUTPUT = 64 * 1024;
@@ -59,21 +64,22 @@ class TailBuffer {
   }
 }
 
-function isInside(dir: string, path: string): boolean {
-  const rel = relative(dir, path);
-  return rel !== '' && rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
-}
-
-/** Why the script cannot run, or undefined when it can. */
+/**
+ * Why the script cannot run, or undefined when it can. The same line as the settings check
+ * (src/stack/settings.ts): inside the stack folder as written and once links are followed,
+ * real path against real path, so a stack folder reached through a link changes nothing.
+ */
 async function checkScript(request: HookRequest): Promise<string | undefined> {
-  const path = resolve(request.stackDir, request.script);
-  if (!isInside(resolve(request.stackDir), path))
+  const dir = resolve(request.stackDir);
+  const path = resolve(dir, request.script);
+  if (isAbsolute(request.script) || path === dir)
     return `hook script ${request.script} is outside the stack folder`;
+  const where = await escape(await confinement(dir), path);
+  if (where?.how === 'lexical') return `hook script ${request.script} is outside the stack folder`;
+  if (where !== undefined)
+    return `hook script ${request.script} resolves to ${where.real}, outside the stack folder`;
   try {
-    const real = await realpath(path);
-    if (!isInside(await realpath(request.stackDir), real))
-      return `hook script ${request.script} resolves outside the stack folder`;
-    if (!(await stat(real)).isFile()) return `hook script ${request.script} is not a file`;
+    if (!(await stat(path)).isFile()) return `hook script ${request.script} is not a file`;
   } catch {
     return `hook script ${request.script} not found in ${request.stackDir}`;
   }
@@ -132,16 +138,43 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-function hookEnv(request: HookRequest): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
+/** What a script needs to run like a login shell would, and nothing that could be a secret. */
+const ALLOWED = new Set([
+  'PATH',
+  'HOME',
+  'USER',
+  'LOGNAME',
+  'SHELL',
+  'LANG',
+  'LANGUAGE',
+  'TZ',
+  'TMPDIR',
+]);
+
+/**
+ * A hook is repository code: it gets an allow-list of berth's environment (plus the names the
+ * operator listed) and the BERTH_* hook contract, never berth's tokens and secrets.
+ */
+function hookEnv(
+  request: HookRequest,
+  base: Readonly<Record<string, string | undefined>>,
+  extra: readonly string[] = [],
+): NodeJS.ProcessEnv {
+  const listed = new Set(extra);
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(base)) {
+    if (value === undefined) continue;
+    if (ALLOWED.has(key) || key.startsWith('LC_') || listed.has(key)) env[key] = value;
+  }
+  // The contract wins over a listed variable of the same name.
+  Object.assign(env, {
     BERTH_STACK: request.stack,
     BERTH_VERSION: request.version,
     BERTH_COMMIT: request.commit,
     BERTH_PREVIOUS_VERSION: request.previousVersion ?? '',
     BERTH_PHASE: request.phase,
-  };
-  // Never inherit a result from berth's own environment into a pre-deploy hook.
+  });
+  // Never a result from berth's own environment in a pre-deploy hook.
   delete env.BERTH_RESULT;
   if (request.phase === 'post-deploy') env.BERTH_RESULT = request.result ?? '';
   return env;
@@ -189,7 +222,7 @@ export function createHookRunner(options: HookRunnerOptions): HookRunner {
       // order in which lines were written, two pipes would not.
       const child = spawn('sh', ['-c', 'exec "$@" 2>&1', 'berth-hook', ...command], {
         cwd: request.stackDir,
-        env: hookEnv(request),
+        env: hookEnv(request, options.baseEnv ?? process.env, options.env),
         detached: true,
         stdio: ['ignore', 'pipe', 'pipe'],
       });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDuration } from '../duration.js';
+import { parseBoundedDuration } from '../duration.js';
 import { readSecretFile } from '../secret-file.js';
 
 export const NOTIFICATION_EVENTS = [
@@ -24,11 +24,11 @@ export const FAILURE_EVENTS: readonly NotificationEventName[] = [
 
 const HttpUrl = z.url({ protocol: /^https?$/ });
 
-const Duration = z
-  .union([z.string(), z.number()])
-  .refine((value) => parseDuration(value) !== undefined, {
-    message: 'expected a duration like 10s',
-  });
+/** Kept as written (the notifier parses it), but checked and bounded like every duration. */
+const Duration = z.union([z.string(), z.number()]).superRefine((value, ctx) => {
+  const parsed = parseBoundedDuration(value);
+  if ('error' in parsed) ctx.addIssue({ code: 'custom', message: parsed.error });
+});
 
 const common = {
   url: HttpUrl,

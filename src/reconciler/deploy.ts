@@ -1,4 +1,3 @@
-import { loadProject } from '../compose/load.js';
 import type { ObservedProject } from '../engine/types.js';
 import { asBerthError, describeError, isTransient, type BerthError } from '../errors.js';
 import { shortVersion } from '../plan/stack-plan.js';
@@ -8,6 +7,7 @@ import type { DeploymentResult, ProjectLoader, StrategyTarget } from '../strateg
 import type { Reason } from '../reasons.js';
 import type { DeploymentEnd, DeploymentHandle } from './record.js';
 import { failed, invalid, progressing, setStatus, succeeded } from './status.js';
+import { refuseForeignProject } from './ownership.js';
 import type { ReconcilerDeps, RunOptions, StackOutcome } from './types.js';
 
 /** One deployment of a version: what it deploys and what ran before it. */
@@ -26,9 +26,9 @@ export interface DeployInput extends RunOptions {
 }
 
 /** The compose loader with its warnings logged once per deployment. */
-export function projectLoader(deps: Pick<ReconcilerDeps, 'logger'>): ProjectLoader {
+export function projectLoader(deps: Pick<ReconcilerDeps, 'logger' | 'loadStack'>): ProjectLoader {
   return async (dir, projectName) => {
-    const result = await loadProject(dir, { projectName });
+    const result = await deps.loadStack(dir, projectName);
     for (const warning of result.warnings) {
       deps.logger.warn({ stack: projectName, warning }, 'compose warning');
     }
@@ -75,6 +75,8 @@ export async function deploy(deps: ReconcilerDeps, input: DeployInput): Promise<
     deployment.finish({ state: 'FAILED', result: 'failed', message: error.message });
     return recordInvalid(deps, stack, target.version, error);
   }
+  const refused = await refuseForeignProject(deps, stack, target.version, deployment);
+  if (refused !== undefined) return refused;
   const record = store.getStack(stack);
   const healthy = input.previous !== undefined && wasHealthy(input.observed, record?.health);
   const rejected = input.rejectsPrevious || isBadPrevious(deps, stack, input.previous);

@@ -1,5 +1,5 @@
+import type { StackLoader } from '../stack/project.js';
 import path from 'node:path';
-import { loadProject } from '../compose/load.js';
 import type { ContainerEngine, ContainerPlanItem, ObservedProject } from '../engine/types.js';
 import { describeError } from '../errors.js';
 import type { StackSource } from '../source/types.js';
@@ -15,6 +15,7 @@ export interface DiffDeps {
   store: StateStore;
   folders: StackFolders;
   settings: { paths: string[]; defaults: SettingsDefaults };
+  loadStack: StackLoader;
 }
 
 /**
@@ -195,7 +196,7 @@ async function diffOne(
     // difference means drift; a new version recreates everything anyway.
     const dir = running === undefined ? desired.dir : deps.folders.runningDir(stack);
     const version = running?.version ?? desired.version;
-    const project = (await loadProject(dir, { projectName: stack })).project;
+    const project = (await deps.loadStack(dir, stack)).project;
     const plan = await deps.engine.plan(project, {
       labels: versionLabels(version),
     });

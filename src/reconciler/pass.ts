@@ -1,4 +1,3 @@
-import { loadProject } from '../compose/load.js';
 import type { ObservedProject } from '../engine/types.js';
 import { SourceError, type BerthError } from '../errors.js';
 import { computePlan, type StackPlan } from '../plan/stack-plan.js';
@@ -75,9 +74,7 @@ export function createPassPlanner(deps: ReconcilerDeps): PassPlanner {
         let services = servicesByVersion.get(key);
         if (services === undefined) {
           try {
-            const loaded = await loadProject(folders.runningDir(stack.name), {
-              projectName: stack.name,
-            });
+            const loaded = await deps.loadStack(folders.runningDir(stack.name), stack.name);
             services = Object.keys(loaded.project.services);
             servicesByVersion.set(key, services);
           } catch {

@@ -1,5 +1,6 @@
-import { loadProject } from '../compose/load.js';
-import { asBerthError } from '../errors.js';
+import path from 'node:path';
+import { asBerthError, type BerthError } from '../errors.js';
+import { assertPolicy } from '../policy/index.js';
 import { assertExclusiveVolumesDeclared } from '../stack/settings.js';
 import type { VersionRef } from '../state/types.js';
 import type { StrategyTarget } from '../strategies/index.js';
@@ -53,10 +54,12 @@ async function prepareWork(
       staged.push(dir);
       try {
         // Checked on the copy that is deployed: a broken file costs nothing.
-        const project = (await loadProject(dir, { projectName: stack })).project;
+        const project = (await deps.loadStack(dir, stack)).project;
         assertExclusiveVolumesDeclared(project, discovered.settings, stack);
+        assertPolicy(project, deps.policy, stack);
       } catch (err) {
-        prepared.invalid = asBerthError(err, 'ComposeInvalid');
+        const error = asBerthError(err, 'ComposeInvalid');
+        prepared.invalid = inCheckout(error, path.dirname(dir), path.dirname(discovered.dir));
         return undefined;
       }
       const commit = work.pass.revision.commit;
@@ -72,6 +75,8 @@ async function prepareWork(
       const dir = await stageCopy(deps.stagingDir, stack, source.dir, { dropVersionFile: true });
       staged.push(dir);
       const settings = await settingsOfFiles(dir, deps.settings.defaults, deps.logger);
+      // A version that once ran may still be one the operator's policy now refuses.
+      assertPolicy((await deps.loadStack(dir, stack)).project, deps.policy, stack);
       prepared.target = {
         ...targetBase(stack, source.ref.version, source.ref.commit),
         dir,
@@ -93,6 +98,18 @@ async function prepareWork(
     default:
       return undefined;
   }
+}
+
+/**
+ * The error names the files of the private copy, which is gone once the request is refused;
+ * the user knows them by their place in the repository. Both folders hold the stack under its
+ * own name, so their parents swap.
+ */
+function inCheckout(err: BerthError, staged: string, checkout: string): BerthError {
+  const swap = (text: string): string => text.split(staged).join(checkout);
+  err.message = swap(err.message);
+  if (err.place.file !== undefined) err.place.file = swap(err.place.file);
+  return err;
 }
 
 function targetBase(

@@ -1,8 +1,8 @@
-import { loadProject } from '../compose/load.js';
 import { describeError } from '../errors.js';
 import type { StackPlan } from '../plan/stack-plan.js';
 import { getStrategy } from '../strategies/index.js';
 import { createPassPlanner } from './pass.js';
+import { refusedByPolicy } from './policy.js';
 import { prepareRequest } from './prepare.js';
 import { recoverInterrupted } from './recovery.js';
 import { projectLoader } from './deploy.js';
@@ -76,6 +76,8 @@ async function describeEntry(
   planned: PlannedPass,
   entry: StackPlan,
 ): Promise<PassPlanEntry> {
+  const refused = await refusedByPolicy(deps, entry);
+  if (refused !== undefined) return refused;
   const described: StackPlan = { ...entry };
   const discovered = entry.discovered;
   const running = Object.keys(planned.observed.get(entry.stack)?.services ?? {}).length > 0;
@@ -84,7 +86,7 @@ async function describeEntry(
   const strategy = getStrategy(discovered.settings.method);
   if (strategy.plan === undefined) return described;
   try {
-    const project = (await loadProject(discovered.dir, { projectName: entry.stack })).project;
+    const project = (await deps.loadStack(discovered.dir, entry.stack)).project;
     described.details = await strategy.plan({
       engine: deps.engine,
       project,

@@ -1,12 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { cp, mkdir, rm } from 'node:fs/promises';
+import { cp, lstat, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { StackError } from '../errors.js';
 
 /**
  * Private copies of the files a queued request deploys, in `<dataDir>/staging/`: a later sync
  * moves the checkout, and a rollback's strategy may overwrite good_stacks, so a request never
  * deploys from a folder someone else can change while it waits. Links are copied as links
- * (their own text), as running_stacks/ keeps them.
+ * (their own text), as running_stacks/ keeps them. Hooks run in this copy, never in the
+ * checkout. A folder that is itself a link is refused: copied verbatim it would stay a link to
+ * wherever it points.
  */
 export async function stageCopy(
   stagingDir: string,
@@ -14,6 +17,10 @@ export async function stageCopy(
   from: string,
   options: { dropVersionFile?: boolean } = {},
 ): Promise<string> {
+  if ((await lstat(from)).isSymbolicLink())
+    throw new StackError('StackFolderIsLink', `stack folder ${from} is a symbolic link`, {
+      place: { stack, file: from },
+    });
   const scratch = path.join(stagingDir, `${stack}-${randomBytes(6).toString('hex')}`);
   await mkdir(scratch, { recursive: true, mode: 0o700 });
   // The folder keeps the stack's name: hooks and relative paths see what they would in git.

@@ -1,9 +1,11 @@
+import type { StackLoader } from '../stack/project.js';
 import type { Clock } from '../clock.js';
 import type { ContainerEngine, ObservedProject } from '../engine/types.js';
 import type { BerthError } from '../errors.js';
 import type { HookRunner } from '../hooks/types.js';
 import type { Logger } from '../log.js';
 import type { PlanEntry } from '../plan-entry.js';
+import type { Policy } from '../policy/index.js';
 import type { StackPlan } from '../plan/stack-plan.js';
 import type { SourceRevision, StackSource } from '../source/types.js';
 import type { Discovery, SettingsDefaults } from '../stack/types.js';
@@ -161,6 +163,12 @@ export interface ReconcilerDeps {
   logger: Logger;
   /** Where private copies of the files to deploy are made (inside the data dir). */
   stagingDir: string;
+  /** The one compose loader: every check and every deploy reads a stack the same way. */
+  loadStack: StackLoader;
+  /** What the operator lets a stack ask Docker for; checked before a deploy is queued. */
+  policy: Policy;
+  /** Whether the operator lets berth take over the stack's hand-run Compose containers. */
+  adopts: (stack: string) => boolean;
   settings: {
     /** Globs of stack folders, relative to the checkout root. */
     paths: string[];

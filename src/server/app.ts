@@ -10,6 +10,7 @@ import type { Logger } from '../log.js';
 import type { StackOutcome } from '../reconciler/types.js';
 import type { ServerControl, TrackedRef, Trigger } from './control.js';
 import type { Metrics, WebhookResultLabel } from './metrics.js';
+import { createDeliveryLog, type DeliveryLog } from './replay.js';
 import type { ResolvedServerConfig, WebhookProvider } from './schema.js';
 
 export interface ServerAppOptions {
@@ -20,6 +21,8 @@ export interface ServerAppOptions {
   logger: Logger;
   /** Largest request body accepted; 1 MiB by default. */
   bodyLimitBytes?: number;
+  /** Deliveries already accepted; pass one that outlives the app so a config reload keeps it. */
+  deliveryLog?: DeliveryLog;
 }
 
 export interface ServerEnv {
@@ -92,6 +95,11 @@ type WebhookEvent =
 
 interface ProviderSpec {
   verify(c: Context<ServerEnv>, body: Buffer, secret: string): boolean;
+  /**
+   * What identifies the delivery, the same on a redelivery; undefined when nothing does, and
+   * the delivery is then not checked for replays.
+   */
+  deliveryId(c: Context<ServerEnv>, event: WebhookEvent): string | undefined;
   /** Throws a ZodError or SyntaxError on a malformed payload. */
   parse(c: Context<ServerEnv>, body: Buffer): WebhookEvent;
 }
@@ -108,6 +116,7 @@ const PROVIDERS: Record<WebhookProvider, ProviderSpec> = {
   github: {
     verify: (c, body, secret) =>
       validHmac(c.req.header('x-hub-signature-256'), 'sha256=', body, secret),
+    deliveryId: (c) => c.req.header('x-github-delivery'),
     parse: (c, body) => {
       const event = c.req.header('x-github-event') ?? '';
       if (event === 'ping') return { kind: 'ping' };
@@ -124,6 +133,8 @@ const PROVIDERS: Record<WebhookProvider, ProviderSpec> = {
   },
   gitea: {
     verify: (c, body, secret) => validHmac(c.req.header('x-gitea-signature'), '', body, secret),
+    // Gogs sends only its own header; Gitea sends both.
+    deliveryId: (c) => c.req.header('x-gitea-delivery') ?? c.req.header('x-gogs-delivery'),
     parse: (c, body) => {
       const event = c.req.header('x-gitea-event') ?? '';
       if (event !== 'push') return { kind: 'other', name: event };
@@ -138,6 +149,8 @@ const PROVIDERS: Record<WebhookProvider, ProviderSpec> = {
       const token = c.req.header('x-gitlab-token');
       return token !== undefined && safeEqual(token, secret);
     },
+    // Idempotency-Key stays the same across GitLab's retries; older GitLab sends only the UUID.
+    deliveryId: (c) => c.req.header('idempotency-key') ?? c.req.header('x-gitlab-event-uuid'),
     parse: (c, body) => {
       const event = c.req.header('x-gitlab-event') ?? '';
       if (event !== 'Push Hook' && event !== 'Tag Push Hook') return { kind: 'other', name: event };
@@ -149,6 +162,11 @@ const PROVIDERS: Record<WebhookProvider, ProviderSpec> = {
   generic: {
     verify: (c, body, secret) =>
       validHmac(c.req.header('x-berth-signature'), 'sha256=', body, secret),
+    // Without X-Berth-Delivery, a push naming its commit is known by its body (every key
+    // holds the signed body); one without is a plain "sync now" a sender may repeat at will.
+    deliveryId: (c, event) =>
+      c.req.header('x-berth-delivery') ??
+      (event.kind === 'push' && event.commit !== undefined ? `commit:${event.commit}` : undefined),
     parse: (_c, body) => {
       const payload = GenericPushPayload.parse(body.length === 0 ? {} : json(body));
       return { kind: 'push', ref: payload.ref, commit: payload.commit };
@@ -177,6 +195,9 @@ function errorBody(
 const REASON_STATUS: Partial<Record<Reason, ContentfulStatusCode>> = {
   StackNotFound: 404,
   VersionNotFound: 404,
+  VersionPrefixInvalid: 400,
+  // The prefix was fine until the history grew a second match: it depends on the stack's state.
+  VersionAmbiguous: 409,
   // The request is understood, but the stack's state does not allow it.
   NoGoodVersion: 409,
   VersionFilesUnavailable: 409,
@@ -191,11 +212,48 @@ function outcomeBody(outcome: StackOutcome): Record<string, unknown> {
     : { ...rest, error: { reason: error.reason, message: error.message } };
 }
 
+interface WebhookAnswer {
+  result: WebhookResultLabel;
+  status: ContentfulStatusCode;
+  body: Record<string, unknown>;
+}
+
+/** What an authenticated, first-seen delivery does: a sync of the tracked ref, or nothing. */
+function routeEvent(
+  event: WebhookEvent,
+  provider: WebhookProvider,
+  control: ServerControl,
+  log: Logger,
+): WebhookAnswer {
+  if (event.kind === 'ping')
+    return { result: 'ping', status: 200, body: { ok: true, event: 'ping' } };
+  if (event.kind === 'other') {
+    log.info({ provider, event: event.name }, 'webhook event ignored');
+    const reason = `event ${event.name} is not a push`;
+    return { result: 'ignored', status: 200, body: { ignored: true, reason } };
+  }
+  if (event.deleted === true) {
+    log.info({ provider, ref: event.ref }, 'webhook ref deletion ignored');
+    return { result: 'ignored', status: 200, body: { ignored: true, reason: 'ref deleted' } };
+  }
+  if (!refIsTracked(event.ref, control.trackedRef())) {
+    log.info({ provider, ref: event.ref }, 'webhook push to untracked ref ignored');
+    return { result: 'ignored', status: 200, body: { ignored: true, reason: 'ref not tracked' } };
+  }
+  const trigger: Trigger = { by: `webhook:${provider}` };
+  if (event.ref !== undefined) trigger.ref = event.ref;
+  if (event.commit !== undefined) trigger.commit = event.commit;
+  control.requestSync(trigger);
+  log.info({ provider, ref: event.ref, commit: event.commit }, 'webhook accepted');
+  return { result: 'accepted', status: 202, body: { accepted: true } };
+}
+
 /** The HTTP app: webhooks, the /api/v1 control API, /healthz and /metrics. */
 export function createServerApp(options: ServerAppOptions): ServerApp {
   const { control, config, metrics } = options;
   const log = options.logger;
   const maxSize = options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT;
+  const deliveries = options.deliveryLog ?? createDeliveryLog();
   const app = new Hono<ServerEnv>();
 
   app.onError((err, c) => {
@@ -218,7 +276,6 @@ export function createServerApp(options: ServerAppOptions): ServerApp {
   // Webhooks.
   for (const provider of Object.keys(PROVIDERS) as WebhookProvider[]) {
     const spec = PROVIDERS[provider];
-    const by = `webhook:${provider}`;
     // Plain Context: bodyLimit's error callback is not typed with the app's env.
     const answer = (
       c: Context,
@@ -278,28 +335,17 @@ export function createServerApp(options: ServerAppOptions): ServerApp {
             errorBody('InvalidPayload', 'malformed webhook payload'),
           );
         }
-        if (event.kind === 'ping') return answer(c, 'ping', 200, { ok: true, event: 'ping' });
-        if (event.kind === 'other') {
-          log.info({ provider, event: event.name }, 'webhook event ignored');
-          return answer(c, 'ignored', 200, {
-            ignored: true,
-            reason: `event ${event.name} is not a push`,
-          });
+        // Checked only once authenticated, so nobody without the secret can fill the log.
+        const id = spec.deliveryId(c, event);
+        const seen = id === undefined ? undefined : deliveries.record({ provider, id, body });
+        if (seen !== undefined && !seen.first) {
+          if (seen.report) log.info({ provider, delivery: id }, 'webhook delivery repeated');
+          // 200, not 409: the delivery did arrive, and git hosts show a 4xx as a failed hook
+          // (GitLab disables a hook after repeated 4xx) and may retry it.
+          return answer(c, 'duplicate', 200, { duplicate: true });
         }
-        if (event.deleted === true) {
-          log.info({ provider, ref: event.ref }, 'webhook ref deletion ignored');
-          return answer(c, 'ignored', 200, { ignored: true, reason: 'ref deleted' });
-        }
-        if (!refIsTracked(event.ref, control.trackedRef())) {
-          log.info({ provider, ref: event.ref }, 'webhook push to untracked ref ignored');
-          return answer(c, 'ignored', 200, { ignored: true, reason: 'ref not tracked' });
-        }
-        const trigger: Trigger = { by };
-        if (event.ref !== undefined) trigger.ref = event.ref;
-        if (event.commit !== undefined) trigger.commit = event.commit;
-        control.requestSync(trigger);
-        log.info({ provider, ref: event.ref, commit: event.commit }, 'webhook accepted');
-        return answer(c, 'accepted', 202, { accepted: true });
+        const routed = routeEvent(event, provider, control, log);
+        return answer(c, routed.result, routed.status, routed.body);
       },
     );
   }

@@ -7,7 +7,14 @@ export type DeploymentResultLabel = 'succeeded' | 'failed' | 'rolled-back';
 
 /** How a webhook request was answered, as counted in `berth_webhook_requests_total{result}`. */
 export type WebhookResultLabel =
-  'accepted' | 'ignored' | 'ping' | 'unauthorized' | 'invalid' | 'too-large' | 'disabled';
+  | 'accepted'
+  | 'ignored'
+  | 'ping'
+  | 'unauthorized'
+  | 'invalid'
+  | 'too-large'
+  | 'disabled'
+  | 'duplicate';
 
 export interface DeploymentObservation {
   stack: string;

@@ -1,5 +1,10 @@
 import { z } from 'zod';
-import { readSecretFile, type SecretFileOptions } from '../secret-file.js';
+import {
+  MIN_SECRET_LENGTH,
+  SECRET_TOO_SHORT,
+  readSecretFile,
+  type SecretFileOptions,
+} from '../secret-file.js';
 
 /** The webhook endpoints berth serves, one per git host flavour plus a generic HMAC one. */
 export const WEBHOOK_PROVIDERS = ['github', 'gitlab', 'gitea', 'generic'] as const;
@@ -31,12 +36,15 @@ function oneOf(a: string, b: string): (value: Record<string, unknown>) => boolea
     (value[a] === undefined) !== (value[b] === undefined);
 }
 
+/** A secret berth checks requests against: short ones are guessable by brute force. */
+const Secret = z.string().min(MIN_SECRET_LENGTH, SECRET_TOO_SHORT);
+
 export const ApiToken = z
   .strictObject({
     name: z
       .string()
       .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, ".", "_" and "-" only'),
-    token: z.string().min(1).optional(),
+    token: Secret.optional(),
     tokenFile: z.string().min(1).optional(),
   })
   .refine(oneOf('token', 'tokenFile'), { message: 'set exactly one of token and tokenFile' });
@@ -44,7 +52,7 @@ export type ApiToken = z.infer<typeof ApiToken>;
 
 export const WebhookSecret = z
   .strictObject({
-    secret: z.string().min(1).optional(),
+    secret: Secret.optional(),
     secretFile: z.string().min(1).optional(),
   })
   .refine(oneOf('secret', 'secretFile'), { message: 'set exactly one of secret and secretFile' });
@@ -85,12 +93,17 @@ export async function resolveServerSecrets(
   config: ServerConfig,
   options: ResolveSecretsOptions = {},
 ): Promise<ResolvedServerConfig> {
+  const secretOptions = { ...options, minLength: MIN_SECRET_LENGTH };
   const tokens = await Promise.all(
     config.tokens.map(async (entry, index) => ({
       name: entry.name,
       token:
         entry.token ??
-        (await readSecretFile(entry.tokenFile ?? '', `server.tokens.${index}.tokenFile`, options)),
+        (await readSecretFile(
+          entry.tokenFile ?? '',
+          `server.tokens.${index}.tokenFile`,
+          secretOptions,
+        )),
     })),
   );
   const webhooks: ResolvedServerConfig['webhooks'] = {};
@@ -103,7 +116,7 @@ export async function resolveServerSecrets(
         (await readSecretFile(
           entry.secretFile ?? '',
           `server.webhooks.${provider}.secretFile`,
-          options,
+          secretOptions,
         )),
     };
   }

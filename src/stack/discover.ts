@@ -1,5 +1,7 @@
+import { stat } from 'node:fs/promises';
 import { basename, relative, resolve } from 'node:path';
 import fg from 'fast-glob';
+import { confinement, escape, type Confinement } from '../containment.js';
 import { BerthError, StackError } from '../errors.js';
 import { findComposeFile } from '../compose/load.js';
 import { SKIPPED_FOLDERS, hashStackFolder } from './hash.js';
@@ -14,6 +16,8 @@ interface Candidate {
   dir: string;
   relPath: string;
   composeFile: string;
+  /** The folder is a symbolic link: never a stack, whatever it points to. */
+  link: boolean;
 }
 
 function asBerthError(err: unknown, candidate: Candidate): BerthError {
@@ -24,30 +28,67 @@ function asBerthError(err: unknown, candidate: Candidate): BerthError {
   });
 }
 
+/**
+ * A stack is a real folder inside the source: a symbolic link (or a folder reached through one
+ * out of the source) would make berth read, hash and copy files from anywhere on the host.
+ */
+async function outsideSource(
+  candidate: Candidate,
+  source: Confinement,
+): Promise<BerthError | undefined> {
+  const { name, dir, relPath } = candidate;
+  const place = { stack: name, file: dir };
+  if (candidate.link)
+    return new StackError(
+      'StackFolderIsLink',
+      `stack folder ${relPath} is a symbolic link; a stack must be a real folder inside the repository`,
+      { place },
+    );
+  const where = await escape(source, dir);
+  if (where === undefined) return undefined;
+  const real = where.how === 'real' ? where.real : dir;
+  return new StackError(
+    'StackFolderIsLink',
+    `stack folder ${relPath} resolves to ${real}, outside the source folder ${source.root}`,
+    { place },
+  );
+}
+
 async function inspect(
   candidate: Candidate,
-  root: string,
+  source: Confinement,
   defaults: SettingsDefaults,
   methods: readonly string[],
 ): Promise<DiscoveredStack | BrokenStack> {
-  const { name, dir } = candidate;
+  const { name, dir, link: _link, ...rest } = candidate;
+  const refused = await outsideSource(candidate, source);
+  if (refused !== undefined) return { name, dir, error: refused };
   let version: string;
   try {
-    version = await hashStackFolder(dir, root);
+    version = await hashStackFolder(dir);
   } catch (err) {
     return { name, dir, error: asBerthError(err, candidate) };
   }
   try {
     const settings = await readDeploySettings(dir, candidate.composeFile, defaults, methods);
-    return { ...candidate, version, settings };
+    return { name, dir, ...rest, version, settings };
   } catch (err) {
     return { name, dir, version, error: asBerthError(err, candidate) };
   }
 }
 
+async function isFolder(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Finds the stacks under `root`: folders matched by the `paths` globs that hold a compose file.
- * Bad names, duplicate names, escaping links and bad settings make only those stacks broken.
+ * Bad names, duplicate names, linked stack folders, escaping links and bad settings make only
+ * those stacks broken.
  */
 export async function discoverStacks(
   root: string,
@@ -57,9 +98,13 @@ export async function discoverStacks(
   methods: readonly string[],
 ): Promise<Discovery> {
   const absRoot = resolve(root);
-  const dirs = await fg(paths, {
+  const source = await confinement(absRoot);
+  // Links are listed, not followed: a linked folder that looks like a stack is reported broken.
+  const entries = await fg(paths, {
     cwd: absRoot,
-    onlyDirectories: true,
+    onlyFiles: false,
+    followSymbolicLinks: false,
+    objectMode: true,
     absolute: true,
     unique: true,
     ignore: SKIPPED_FOLDERS.flatMap((folder) => [`**/${folder}`, `**/${folder}/**`]),
@@ -67,11 +112,13 @@ export async function discoverStacks(
 
   const candidates = (
     await Promise.all(
-      dirs.map(async (dir): Promise<Candidate | undefined> => {
+      entries.map(async ({ path: dir, dirent }): Promise<Candidate | undefined> => {
+        const link = dirent.isSymbolicLink();
+        if (!dirent.isDirectory() && !(link && (await isFolder(dir)))) return undefined;
         const composeFile = await findComposeFile(dir);
         if (composeFile === undefined) return undefined;
         const relPath = relative(absRoot, dir).split('\\').join('/') || '.';
-        return { name: basename(dir), dir, relPath, composeFile };
+        return { name: basename(dir), dir, relPath, composeFile, link };
       }),
     )
   ).filter((c): c is Candidate => c !== undefined);
@@ -113,9 +160,7 @@ export async function discoverStacks(
   }
 
   const stacks: DiscoveredStack[] = [];
-  for (const result of await Promise.all(
-    valid.map((c) => inspect(c, absRoot, defaults, methods)),
-  )) {
+  for (const result of await Promise.all(valid.map((c) => inspect(c, source, defaults, methods)))) {
     if ('error' in result) broken.push(result);
     else stacks.push(result);
   }

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { open, readdir, readlink, realpath } from 'node:fs/promises';
-import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { open, readdir, readlink } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { confinement, escape, type Confinement } from '../containment.js';
 import { StackError } from '../errors.js';
 import { createLimiter } from './limit.js';
 
@@ -16,11 +17,6 @@ const readLimit = createLimiter(32);
 
 /** Files above this size are streamed instead of read into memory at once. */
 const STREAM_ABOVE_BYTES = 1024 * 1024;
-
-function isInside(root: string, target: string): boolean {
-  const rel = relative(root, target);
-  return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel));
-}
 
 /** The content digest, prefixed `x` for a file its owner may execute and `f` otherwise. */
 async function digestFile(file: string): Promise<string> {
@@ -62,24 +58,21 @@ async function walk(dir: string, prefix: string, out: Entry[]): Promise<void> {
   );
 }
 
-async function linkTarget(link: string, repoRoot: string, realRoot: string): Promise<string> {
+/**
+ * The link's text, once it is known to stay inside the stack folder: as written, and with every
+ * link on the way followed (a link through another link, or through a folder that is one).
+ */
+async function linkTarget(link: string, stack: Confinement): Promise<string> {
   const target = await readLimit(() => readlink(link));
-  const resolved = resolve(dirname(link), target);
-  let escapes = !isInside(repoRoot, resolved);
-  if (!escapes) {
-    // The lexical check can be fooled by a link through another link; the real path cannot.
-    try {
-      escapes = !isInside(realRoot, await realpath(link));
-    } catch {
-      // A dangling link whose text stays inside the repository is harmless.
-    }
-  }
-  if (escapes)
+  const where = await escape(stack, resolve(dirname(link), target));
+  if (where !== undefined) {
+    const resolves = where.how === 'real' ? `, which resolves to ${where.real}` : '';
     throw new StackError(
-      'SymlinkEscapesRepository',
-      `symbolic link ${link} points to ${target}, outside the repository`,
-      { place: { file: link } },
+      'SymlinkEscapesStack',
+      `symbolic link ${link} points to ${target}${resolves}, outside the stack folder ${stack.root}`,
+      { place: { stack: basename(stack.root), file: link } },
     );
+  }
   return target;
 }
 
@@ -89,18 +82,19 @@ async function linkTarget(link: string, repoRoot: string, realRoot: string): Pro
  * parallel, so the folder hash is taken over per-file digests rather than raw bytes); a
  * symbolic link contributes its target text instead, never what it points to. Times, owners
  * and permission bits other than the owner's executable bit are left out, so a fresh clone
- * gives the same version.
+ * gives the same version. A link whose target leaves the folder makes the stack invalid
+ * (SymlinkEscapesStack): what it points to would be deployed without being versioned.
  */
-export async function hashStackFolder(dir: string, repoRoot: string): Promise<string> {
-  const root = resolve(repoRoot);
-  const realRoot = await realpath(root).catch(() => root);
+export async function hashStackFolder(folder: string): Promise<string> {
+  const dir = resolve(folder);
+  const stack = await confinement(dir);
   const entries: Entry[] = [];
   await walk(dir, '', entries);
   const parts = await Promise.all(
     entries.map(async (entry): Promise<[string, string]> => {
       const abs = join(dir, entry.path);
       return entry.kind === 'link'
-        ? [entry.path, `l\0${entry.path}\0${await linkTarget(abs, root, realRoot)}\n`]
+        ? [entry.path, `l\0${entry.path}\0${await linkTarget(abs, stack)}\n`]
         : [entry.path, `f\0${entry.path}\0${await digestFile(abs)}\n`];
     }),
   );

@@ -1,9 +1,12 @@
-import { readFile, realpath, stat } from 'node:fs/promises';
-import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { parse, parseDocument } from 'yaml';
+import { stat } from 'node:fs/promises';
+import { basename, isAbsolute, join, resolve } from 'node:path';
+import { LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
+import { readBoundedFile } from '../bounded-read.js';
 import type { ComposeProject } from '../compose/types.js';
-import { parseDuration } from '../duration.js';
+import { duplicateKey } from '../compose/yaml.js';
+import { confinement, escape } from '../containment.js';
+import { BoundedDuration } from '../duration.js';
 import { SettingsError } from '../errors.js';
 import {
   DEFAULT_CANARY,
@@ -16,20 +19,13 @@ import {
 const DEPLOY_FILE_NAMES = ['deploy.yaml', 'deploy.yml'] as const;
 const COMMENT_START = /^\s*#\s*Deploy Start\s*#\s*$/;
 const COMMENT_END = /^\s*#\s*Deploy End\s*#\s*$/;
+/** Bounds alias expansion ("billion laughs"); settings never need many aliases. */
+const MAX_ALIAS_COUNT = 100;
 /** Cheap pre-check so the compose YAML is only parsed when it can hold the block. */
 const X_BERTH_KEY = /^["']?x-berth["']?\s*:/m;
 
-const Duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  const ms = parseDuration(value);
-  if (ms === undefined) {
-    ctx.addIssue({
-      code: 'custom',
-      message: `${JSON.stringify(value)} is not a duration (use 30s, 1m30s or a number of seconds)`,
-    });
-    return z.NEVER;
-  }
-  return ms;
-});
+/** Bounded, so no timer set from a stack's settings (hooks, health, drain, canary) overflows. */
+const Duration = BoundedDuration;
 
 const PositiveDuration = Duration.refine((ms) => ms > 0, { error: 'must be longer than 0' });
 
@@ -104,19 +100,32 @@ function fail(file: string, problems: { field: string; message: string }[]): Set
 }
 
 function parseYaml(text: string, file: string, what: string): unknown {
-  try {
-    return parse(text) as unknown;
-  } catch (err) {
-    throw new SettingsError('SettingsInvalid', `${what} in ${file} is not valid YAML`, {
-      cause: err,
-      place: { file, stack: basename(resolve(file, '..')) },
-    });
+  const lineCounter = new LineCounter();
+  // Unique keys are checked in one pass: the yaml library's own check is quadratic.
+  const doc = parseDocument(text, { uniqueKeys: false, lineCounter });
+  let cause: unknown = doc.errors[0];
+  let problem = doc.errors[0]?.message ?? duplicateKey(doc, lineCounter);
+  if (problem === undefined) {
+    try {
+      return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as unknown;
+    } catch (err) {
+      cause = err;
+      problem = `YAML aliases expand more than ${MAX_ALIAS_COUNT} times (an alias bomb?)`;
+    }
   }
+  throw new SettingsError('SettingsInvalid', `${what} in ${file} is not valid YAML: ${problem}`, {
+    cause,
+    place: { file, stack: basename(resolve(file, '..')) },
+  });
 }
 
-async function readIfExists(file: string): Promise<string | undefined> {
+async function readIfExists(file: string, what: string): Promise<string | undefined> {
+  const refuse = (detail: string, tooLarge: boolean): SettingsError =>
+    new SettingsError(tooLarge ? 'FileTooLarge' : 'SettingsInvalid', detail, {
+      place: { file, stack: basename(resolve(file, '..')) },
+    });
   try {
-    return await readFile(file, 'utf8');
+    return await readBoundedFile(file, what, refuse);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
@@ -153,20 +162,34 @@ export function extractCommentBlock(text: string, file: string): string | undefi
   ]);
 }
 
+/** The compose file as plain data; aliases are bounded, so an alias bomb is an error here. */
+function xBerthContents(doc: Document, file: string): unknown {
+  try {
+    return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (err) {
+    throw new SettingsError(
+      'SettingsInvalid',
+      `x-berth in ${file} cannot be read: YAML aliases expand more than ${MAX_ALIAS_COUNT} times (an alias bomb?)`,
+      { cause: err, place: { file, stack: basename(resolve(file, '..')), field: 'x-berth' } },
+    );
+  }
+}
+
 async function locate(stackDir: string, composeFile: string): Promise<Found | undefined> {
   for (const name of DEPLOY_FILE_NAMES) {
     const file = join(stackDir, name);
-    const text = await readIfExists(file);
+    const text = await readIfExists(file, 'deploy settings file');
     if (text !== undefined)
       return { origin: 'deploy.yaml', file, raw: parseYaml(text, file, 'deploy settings') };
   }
-  const text = await readIfExists(composeFile);
+  const text = await readIfExists(composeFile, 'compose file');
   if (text === undefined) return undefined;
   if (X_BERTH_KEY.test(text)) {
     // Top level only: interpolation, includes and the rest belong to the compose loader.
-    const doc = parseDocument(text, { merge: true });
+    // Duplicate keys and the rest are the compose loader's to report, with their line.
+    const doc = parseDocument(text, { merge: true, uniqueKeys: false });
     if (doc.errors.length === 0) {
-      const contents: unknown = doc.toJS({ maxAliasCount: 100 });
+      const contents = xBerthContents(doc, composeFile);
       if (contents !== null && typeof contents === 'object' && 'x-berth' in contents)
         return { origin: 'x-berth', file: composeFile, raw: contents['x-berth'] };
     }
@@ -201,18 +224,19 @@ function mergeCanary(
   };
 }
 
+/**
+ * Why a hook script cannot be used, or undefined. The same line as the hook runner's: inside
+ * the stack folder as written and once links are followed, compared real path to real path.
+ */
 async function checkHook(stackDir: string, script: string): Promise<string | undefined> {
-  const abs = resolve(stackDir, script);
-  const rel = relative(stackDir, abs);
-  if (isAbsolute(script) || rel === '' || rel === '..' || rel.startsWith(`..${sep}`))
-    return `${script} is outside the stack folder`;
+  const dir = resolve(stackDir);
+  const abs = resolve(dir, script);
+  if (isAbsolute(script) || abs === dir) return `${script} is outside the stack folder`;
+  const where = await escape(await confinement(dir), abs);
+  if (where?.how === 'lexical') return `${script} is outside the stack folder`;
+  if (where !== undefined) return `${script} resolves to ${where.real}, outside the stack folder`;
   try {
-    const real = await realpath(abs);
-    const realDir = await realpath(stackDir);
-    const realRel = relative(realDir, real);
-    if (realRel === '..' || realRel.startsWith(`..${sep}`) || isAbsolute(realRel))
-      return `${script} resolves outside the stack folder`;
-    if (!(await stat(real)).isFile()) return `${script} is not a file`;
+    if (!(await stat(abs)).isFile()) return `${script} is not a file`;
   } catch {
     return `${script} does not exist in the stack folder`;
   }

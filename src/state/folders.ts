@@ -3,6 +3,7 @@ import { cp, mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 
 import { basename, join } from 'node:path';
 import { systemClock, type Clock } from '../clock.js';
 import { BerthError, StateError } from '../errors.js';
+import { makePrivateDir } from './private.js';
 import type { StackFolders, VersionRef } from './types.js';
 
 export const VERSION_FILE = 'version.txt';
@@ -220,7 +221,7 @@ export function createStackFolders(
   ): Promise<void> {
     const parent = join(target, '..');
     const stack = basename(target);
-    await mkdir(parent, { recursive: true });
+    await makePrivateDir(parent);
     await recover(target);
     const suffix = randomBytes(6).toString('hex');
     const tmp = join(parent, `.${stack}.tmp-${suffix}`);
@@ -386,7 +387,7 @@ export function createStackFolders(
     archive(stack): Promise<string> {
       return serialized(stack, 'archive', async () => {
         const base = join(dataDir, 'archive');
-        await mkdir(base, { recursive: true });
+        await makePrivateDir(base);
         const stamp = new Date(clock.now()).toISOString().replace(/[:.]/g, '-');
         let dest = join(base, `${stack}-${stamp}`);
         for (let n = 1; ; n++) {

@@ -1,18 +1,10 @@
-import {
-  closeSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readlinkSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { systemClock, type Clock } from '../clock.js';
 import { StateError } from '../errors.js';
+import { PRIVATE_FILE_MODE, makePrivateDirSync, makePrivateFileSync } from './private.js';
 
 /**
  * The single-writer lock of a data directory. Only the holder may change berth.db's stacks,
@@ -36,8 +28,6 @@ import { StateError } from '../errors.js';
 
 export const LOCK_FILE = 'berth.lock';
 export const HOLDER_FILE = 'berth.lock.json';
-const FILE_MODE = 0o600;
-const DIR_MODE = 0o700;
 
 export interface LockOwner {
   role: 'daemon' | 'cli';
@@ -160,20 +150,19 @@ function sameHolder(a: LockHolder | undefined, b: LockHolder): boolean {
 function writeSidecar(dataDir: string, holder: LockHolder): void {
   const file = join(dataDir, HOLDER_FILE);
   const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(holder)}\n`, { mode: FILE_MODE });
+  writeFileSync(tmp, `${JSON.stringify(holder)}\n`, { mode: PRIVATE_FILE_MODE });
+  chmodSync(tmp, PRIVATE_FILE_MODE);
   renameSync(tmp, file);
 }
 
-/** Creates the data dir (0700) and the lock file (0600) if missing, without opening an existing one. */
+/**
+ * Creates the data dir (0700) and the lock file (0600) if missing, without opening an existing
+ * one: that could drop a lock this process holds on it.
+ */
 function prepareLockFile(dataDir: string): string {
-  mkdirSync(dataDir, { recursive: true, mode: DIR_MODE });
+  makePrivateDirSync(dataDir);
   const file = join(dataDir, LOCK_FILE);
-  try {
-    // 'wx' never opens an existing file, so it cannot drop a lock this process holds on it.
-    closeSync(openSync(file, 'wx', FILE_MODE));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-  }
+  makePrivateFileSync(file);
   return file;
 }
 

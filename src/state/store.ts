@@ -1,9 +1,15 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { systemClock, type Clock } from '../clock.js';
 import { BerthError, StateError } from '../errors.js';
 import { MIGRATIONS } from './migrations.js';
+import {
+  PRIVATE_FILE_MODE,
+  makePrivateDirSync,
+  makePrivateFileSync,
+  tightenSync,
+} from './private.js';
 import type {
   BadVersion,
   Condition,
@@ -205,10 +211,18 @@ function noState(file: string): StateError {
 }
 
 function openWritable(dbPath: string): Database.Database {
-  if (dbPath !== ':memory:' && dbPath !== '') mkdirSync(dirname(dbPath), { recursive: true });
+  const onDisk = dbPath !== ':memory:' && dbPath !== '';
+  if (onDisk) {
+    makePrivateDirSync(dirname(dbPath));
+    // SQLite gives the -wal and -shm files the mode of the database file.
+    makePrivateFileSync(dbPath);
+  }
   const db = new Database(dbPath);
   try {
     db.pragma('journal_mode = WAL');
+    // Ones an older berth left behind keep their mode until tightened.
+    if (onDisk)
+      for (const suffix of ['-wal', '-shm']) tightenSync(dbPath + suffix, PRIVATE_FILE_MODE);
     // FULL: a journal line must be on disk before the step it announces runs.
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');

@@ -55,6 +55,7 @@ describe('loadConfig from a file', () => {
       },
       prune: false,
       log: { level: 'info' },
+      hooks: { env: [] },
     });
   });
 

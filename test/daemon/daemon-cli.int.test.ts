@@ -8,8 +8,8 @@ import { DaemonProcess, NotificationSink, sign, waitFor } from '../helpers/daemo
 import { Harness, composeFile } from '../helpers/harness.js';
 
 const TOKEN = 'tok-ci-0123456789';
-const GENERIC_SECRET = 'generic-secret';
-const GITHUB_SECRET = 'github-secret';
+const GENERIC_SECRET = 'generic-secret-0123456789';
+const GITHUB_SECRET = 'github-secret-0123456789';
 const YEARLY = '0 0 1 1 *';
 
 function configYaml(options: {

@@ -4,6 +4,8 @@ import { access, chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { BerthConfig } from '../../src/config/index.js';
+import type { z } from 'zod';
+import { normalizePolicy, PolicyConfig } from '../../src/policy/index.js';
 import type { ControlPlane } from '../../src/control/control-plane.js';
 import type { ContainerEngine } from '../../src/engine/types.js';
 import { silentLogger } from '../../src/log.js';
@@ -79,6 +81,8 @@ export interface OpenOptions {
   prune?: boolean;
   defaults?: Partial<SettingsDefaults>;
   concurrency?: number;
+  /** The operator's policy section, as berth.yaml would give it. */
+  policy?: z.input<typeof PolicyConfig>;
 }
 
 /**
@@ -199,6 +203,9 @@ export class Harness {
       prune: options.prune ?? false,
       log: { level: 'silent' },
       concurrency: options.concurrency ?? 2,
+      ...(options.policy === undefined
+        ? {}
+        : { policy: normalizePolicy(PolicyConfig.parse(options.policy)) }),
     };
   }
 

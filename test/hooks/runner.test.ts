@@ -159,4 +159,96 @@ describe('createHookRunner', () => {
     expect(result.output).toContain('done');
     process.kill(Number(await readFile(join(dir, 'child.pid'), 'utf8')), 'SIGKILL');
   });
+
+  describe('environment', () => {
+    /** The names and values a script sees, without the ones the shell sets itself. */
+    async function seenBy(
+      options: { env?: string[]; baseEnv?: Record<string, string> },
+      extra: Partial<HookRequest> = {},
+    ): Promise<Record<string, string>> {
+      await script('env.sh', '#!/bin/sh\nenv\n');
+      const hooks = createHookRunner({ logger: silentLogger(), ...options });
+      const result = await hooks.run(request('env.sh', extra));
+      expect(result.ok).toBe(true);
+      const seen: Record<string, string> = {};
+      for (const line of result.output.split('\n')) {
+        const at = line.indexOf('=');
+        if (at > 0) seen[line.slice(0, at)] = line.slice(at + 1);
+      }
+      for (const shell of ['PWD', 'OLDPWD', 'SHLVL', '_']) delete seen[shell];
+      return seen;
+    }
+
+    const BASE = {
+      PATH: '/usr/bin:/bin',
+      HOME: '/home/berth',
+      USER: 'berth',
+      LOGNAME: 'berth',
+      SHELL: '/bin/sh',
+      LANG: 'C.UTF-8',
+      LANGUAGE: 'en',
+      LC_ALL: 'C.UTF-8',
+      LC_TIME: 'C',
+      TZ: 'UTC',
+      TMPDIR: '/tmp',
+      BERTH_GIT_TOKEN: 'SECRET-token',
+      BERTH_SERVER__WEBHOOKS__GENERIC__SECRET: 'SECRET-webhook',
+      BERTH_RESULT: 'inherited',
+      DOCKER_HOST: 'unix:///var/run/docker.sock',
+      DOCKER_CERT_PATH: '/certs',
+      SSH_AUTH_SOCK: '/tmp/agent',
+      AWS_SECRET_ACCESS_KEY: 'SECRET-aws',
+      REGISTRY: 'registry.example.org',
+    };
+
+    it('passes the allow-list and the hook contract, nothing else', async () => {
+      expect(await seenBy({ baseEnv: BASE })).toEqual({
+        PATH: '/usr/bin:/bin',
+        HOME: '/home/berth',
+        USER: 'berth',
+        LOGNAME: 'berth',
+        SHELL: '/bin/sh',
+        LANG: 'C.UTF-8',
+        LANGUAGE: 'en',
+        LC_ALL: 'C.UTF-8',
+        LC_TIME: 'C',
+        TZ: 'UTC',
+        TMPDIR: '/tmp',
+        BERTH_STACK: 'web',
+        BERTH_VERSION: 'v2',
+        BERTH_COMMIT: 'abc123',
+        BERTH_PREVIOUS_VERSION: '',
+        BERTH_PHASE: 'pre-deploy',
+      });
+    });
+
+    it('adds the variables the operator lists; the contract cannot be overridden', async () => {
+      const seen = await seenBy(
+        { baseEnv: BASE, env: ['REGISTRY', 'DOCKER_HOST', 'BERTH_STACK', 'BERTH_RESULT', 'NOPE'] },
+        { phase: 'post-deploy', result: 'success' },
+      );
+      expect(seen).toMatchObject({
+        REGISTRY: 'registry.example.org',
+        DOCKER_HOST: 'unix:///var/run/docker.sock',
+        BERTH_STACK: 'web',
+        BERTH_RESULT: 'success',
+        BERTH_PHASE: 'post-deploy',
+      });
+      expect(seen).not.toHaveProperty('NOPE');
+      expect(seen).not.toHaveProperty('AWS_SECRET_ACCESS_KEY');
+      expect(seen).not.toHaveProperty('BERTH_GIT_TOKEN');
+    });
+
+    it("never hands on berth's own process environment unasked", async () => {
+      const names = ['BERTH_GIT_TOKEN', 'BERTH_TEST_SECRET', 'INNOCENT_NAME'];
+      for (const name of names) process.env[name] = `SECRET-${name}`;
+      try {
+        const seen = await seenBy({});
+        expect(JSON.stringify(seen)).not.toContain('SECRET-');
+        expect(seen.PATH).toBe(process.env.PATH);
+      } finally {
+        for (const name of names) delete process.env[name];
+      }
+    });
+  });
 });

@@ -10,6 +10,7 @@ import { diffStacks } from '../../src/reconciler/diff.js';
 import { createGitSource } from '../../src/source/git/git-source.js';
 import { testDocker } from '../helpers/docker.js';
 import { DEFAULTS, Harness, composeFile } from '../helpers/harness.js';
+import { createStackLoader } from '../../src/stack/project.js';
 
 /** Kills a container and waits until Docker's listing says so (it can lag behind the kill). */
 async function killAndWait(harness: Harness, stack: string, id: string): Promise<void> {
@@ -105,6 +106,7 @@ describe('stack admin: engine.plan, diff, suspend and resume (real Docker, real 
       store: harness.store,
       folders: harness.folders,
       settings: { paths: ['stacks/*'], defaults: DEFAULTS },
+      loadStack: createStackLoader({ env: process.env }),
     };
     const [inSync] = await diffStacks(deps, [stack]);
     expect(inSync).toMatchObject({ stack, status: 'in-sync', differs: false, containers: [] });

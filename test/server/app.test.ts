@@ -4,6 +4,8 @@ import { BerthError } from '../../src/errors.js';
 import { createServerApp, refIsTracked } from '../../src/server/app.js';
 import type { TrackedRef } from '../../src/server/control.js';
 import { createMetrics } from '../../src/server/metrics.js';
+import { createDeliveryLog, DELIVERY_LOG_CAPACITY } from '../../src/server/replay.js';
+import { versionByPrefix } from '../../src/reconciler/rollback.js';
 import type { ResolvedServerConfig, WebhookProvider } from '../../src/server/schema.js';
 import { captureLog } from './capture-log.js';
 import { createFakeControl } from './fake-control.js';
@@ -540,6 +542,48 @@ describe('/api/v1', () => {
     expect(await unknown.json()).toMatchObject({ error: { reason: 'VersionNotFound' } });
   });
 
+  it('answers a short --to prefix with 400 and an ambiguous one with 409, listing candidates', async () => {
+    const { app, control } = setup();
+    const history = [
+      { version: `abcdef01${'1'.repeat(56)}`, commit: 'c'.repeat(40) },
+      { version: `abcdef01${'2'.repeat(56)}`, commit: 'd'.repeat(40) },
+    ].map((v, i) => ({
+      ...v,
+      id: i + 1,
+      stack: 'web',
+      method: 'simple',
+      state: 'DONE' as const,
+      trigger: 'test',
+      startedAt: '2026-01-01T00:00:00.000Z',
+    }));
+    const rollback = (to: string): Promise<Response> =>
+      Promise.resolve(
+        app.request('/api/v1/stacks/web/rollback', {
+          method: 'POST',
+          headers: auth(),
+          body: JSON.stringify({ to }),
+        }),
+      );
+    for (const [to, status, reason] of [
+      ['abc', 400, 'VersionPrefixInvalid'],
+      ['abcdef0', 409, 'VersionAmbiguous'],
+    ] as const) {
+      try {
+        versionByPrefix(history, 'web', to);
+      } catch (err) {
+        control.rollbackError = err as Error;
+      }
+      const res = await rollback(to);
+      expect(res.status, to).toBe(status);
+      const body = (await res.json()) as { error: { reason: string; message: string } };
+      expect(body.error.reason).toBe(reason);
+      if (reason === 'VersionAmbiguous') {
+        expect(body.error.message).toContain('abcdef011111 (commit cccccccccccc');
+        expect(body.error.message).toContain('abcdef012222 (commit dddddddddddd');
+      }
+    }
+  });
+
   it('rejects a malformed rollback body without calling the daemon', async () => {
     const { app, control } = setup();
     for (const body of ['{to:', '{"to": 3}', '{"version": "v1"}']) {
@@ -673,5 +717,153 @@ describe('secrets', () => {
       expect(logged).not.toContain(secret);
       for (const r of responses) expect(r).not.toContain(secret);
     }
+  });
+});
+
+describe('webhook replay protection', () => {
+  const DELIVERY_HEADERS: Record<WebhookProvider, string> = {
+    github: 'x-github-delivery',
+    gitlab: 'x-gitlab-event-uuid',
+    gitea: 'x-gitea-delivery',
+    generic: 'x-berth-delivery',
+  };
+
+  it.each(CASES)('answers a repeated $provider delivery with 200 duplicate, once', async (c) => {
+    const { app, control, metrics, log } = setup();
+    const body = c.push('refs/heads/main');
+    const headers = {
+      ...c.headers(body, 'valid', c.pushEvent),
+      [DELIVERY_HEADERS[c.provider]]: '72d3162e-cc78-11e3-81ab-4c9367dc0958',
+    };
+    const first = await post(app, `/webhooks/${c.provider}`, body, headers);
+    expect(first.status).toBe(202);
+    for (let i = 0; i < 3; i++) {
+      const again = await post(app, `/webhooks/${c.provider}`, body, headers);
+      expect(again.status).toBe(200);
+      expect(await again.json()).toEqual({ duplicate: true });
+    }
+    expect(control.calls).toHaveLength(1);
+    const repeated = log.records().filter((r) => r.msg === 'webhook delivery repeated');
+    expect(repeated).toHaveLength(1);
+    expect(repeated[0]).toMatchObject({ level: 30, provider: c.provider });
+    expect(await metrics.render()).toContain(
+      `berth_webhook_requests_total{provider="${c.provider}",result="duplicate"} 3`,
+    );
+  });
+
+  it('takes a new delivery id with the same body, and the Gogs header for Gitea', async () => {
+    const { app, control } = setup();
+    const body = CASES[2]!.push('refs/heads/main');
+    const base = CASES[2]!.headers(body, 'valid');
+    expect(
+      (await post(app, '/webhooks/gitea', body, { ...base, 'x-gogs-delivery': 'a' })).status,
+    ).toBe(202);
+    expect(
+      (await post(app, '/webhooks/gitea', body, { ...base, 'x-gogs-delivery': 'b' })).status,
+    ).toBe(202);
+    expect(
+      (await post(app, '/webhooks/gitea', body, { ...base, 'x-gogs-delivery': 'a' })).status,
+    ).toBe(200);
+    expect(control.calls).toHaveLength(2);
+  });
+
+  it('keeps GitLab events that share an event UUID but differ, using Idempotency-Key first', async () => {
+    const { app, control } = setup();
+    const one = CASES[1]!.push('refs/heads/main', 'a'.repeat(40));
+    const two = CASES[1]!.push('refs/heads/main', 'b'.repeat(40));
+    const uuid = { 'x-gitlab-event-uuid': 'shared-by-recursive-hooks' };
+    expect(
+      (await post(app, '/webhooks/gitlab', one, { ...CASES[1]!.headers(one, 'valid'), ...uuid }))
+        .status,
+    ).toBe(202);
+    expect(
+      (await post(app, '/webhooks/gitlab', two, { ...CASES[1]!.headers(two, 'valid'), ...uuid }))
+        .status,
+    ).toBe(202);
+    const retry = { ...uuid, 'idempotency-key': 'retry-key' };
+    expect(
+      (await post(app, '/webhooks/gitlab', one, { ...CASES[1]!.headers(one, 'valid'), ...retry }))
+        .status,
+    ).toBe(202);
+    const again = { 'x-gitlab-event-uuid': 'other', 'idempotency-key': 'retry-key' };
+    expect(
+      (await post(app, '/webhooks/gitlab', one, { ...CASES[1]!.headers(one, 'valid'), ...again }))
+        .status,
+    ).toBe(200);
+    expect(control.calls).toHaveLength(3);
+  });
+
+  it('does not remember unauthenticated or malformed deliveries', async () => {
+    const { app, control } = setup();
+    const body = CASES[0]!.push('refs/heads/main');
+    const id = { 'x-github-delivery': 'd-1' };
+    const forged = await post(app, '/webhooks/github', body, {
+      ...CASES[0]!.headers(body, 'wrong'),
+      ...id,
+    });
+    expect(forged.status).toBe(401);
+    const real = await post(app, '/webhooks/github', body, {
+      ...CASES[0]!.headers(body, 'valid'),
+      ...id,
+    });
+    expect(real.status).toBe(202);
+    expect(control.calls).toHaveLength(1);
+  });
+
+  it('knows an id-less generic push by its commit, and repeats a bare "sync now"', async () => {
+    const { app, control } = setup();
+    const body = JSON.stringify({ ref: 'refs/heads/main', commit: COMMIT });
+    const headers = CASES[3]!.headers(body, 'valid');
+    expect((await post(app, '/webhooks/generic', body, headers)).status).toBe(202);
+    expect((await post(app, '/webhooks/generic', body, headers)).status).toBe(200);
+    const other = JSON.stringify({ ref: 'refs/heads/main', commit: 'c'.repeat(40) });
+    const otherHeaders = CASES[3]!.headers(other, 'valid');
+    expect((await post(app, '/webhooks/generic', other, otherHeaders)).status).toBe(202);
+    const bare = JSON.stringify({ ref: 'refs/heads/main' });
+    for (let i = 0; i < 3; i++) {
+      const res = await post(app, '/webhooks/generic', bare, CASES[3]!.headers(bare, 'valid'));
+      expect(res.status).toBe(202);
+    }
+    expect(control.calls).toHaveLength(5);
+  });
+
+  it('keeps the log across apps that share it (a config reload)', async () => {
+    const deliveryLog = createDeliveryLog();
+    const make = () =>
+      createServerApp({
+        control: createFakeControl(),
+        metrics: createMetrics(),
+        logger: captureLog().logger,
+        config: {
+          listen: '127.0.0.1:0',
+          tokens: TOKENS,
+          webhooks: { github: { secret: SECRETS.github } },
+        },
+        deliveryLog,
+      });
+    const body = CASES[0]!.push('refs/heads/main');
+    const headers = { ...CASES[0]!.headers(body, 'valid'), 'x-github-delivery': 'reload-1' };
+    expect((await post(make(), '/webhooks/github', body, headers)).status).toBe(202);
+    expect((await post(make(), '/webhooks/github', body, headers)).status).toBe(200);
+  });
+
+  it('keeps the delivery log at its capacity, forgetting the oldest first', () => {
+    const deliveries = createDeliveryLog(1000);
+    const body = Buffer.from('{}');
+    const delivery = (n: number) => ({ provider: 'github', id: `id-${n}`, body });
+    for (let n = 0; n < 25_000; n++) expect(deliveries.record(delivery(n)).first).toBe(true);
+    expect(deliveries.size()).toBe(1000);
+    expect(deliveries.record(delivery(24_999)).first).toBe(false);
+    expect(deliveries.record(delivery(0)).first).toBe(true);
+    expect(deliveries.size()).toBe(1000);
+  });
+
+  it('bounds the default log at 10k deliveries', () => {
+    const deliveries = createDeliveryLog();
+    const body = Buffer.from('{}');
+    for (let n = 0; n < 12_000; n++) {
+      deliveries.record({ provider: 'gitea', id: String(n), body });
+    }
+    expect(deliveries.size()).toBe(DELIVERY_LOG_CAPACITY);
   });
 });

@@ -18,6 +18,8 @@ export interface FakeControl extends ServerControl {
   tracked: TrackedRef;
   /** When set, deploy throws it. */
   deployError?: Error;
+  /** When set, rollback throws it. */
+  rollbackError?: Error;
 }
 
 export function stackRecord(name: string, patch: Partial<StackRecord> = {}): StackRecord {
@@ -99,6 +101,7 @@ export function createFakeControl(tracked: TrackedRef = { branch: 'main' }): Fak
     },
     rollback(name, trigger, to) {
       calls.push({ method: 'rollback', stack: name, trigger, to });
+      if (control.rollbackError !== undefined) return Promise.reject(control.rollbackError);
       if (to === 'nope') {
         return Promise.reject(new BerthError('VersionNotFound', `no version ${to} of ${name}`));
       }

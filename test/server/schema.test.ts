@@ -27,6 +27,8 @@ describe('parseListen', () => {
   });
 });
 
+const LONG = 'secret-0123456789abcdef';
+
 describe('ServerConfig', () => {
   it('fills defaults', () => {
     expect(ServerConfig.parse({})).toEqual({ listen: '127.0.0.1:7070', tokens: [], webhooks: {} });
@@ -36,10 +38,10 @@ describe('ServerConfig', () => {
     const config = ServerConfig.parse({
       listen: '0.0.0.0:9000',
       tokens: [
-        { name: 'ci', token: 'abc' },
+        { name: 'ci', token: 'ci-token-0123456789' },
         { name: 'ops', tokenFile: '/run/secrets/ops' },
       ],
-      webhooks: { github: { secret: 's' }, generic: { secretFile: 'gen.txt' } },
+      webhooks: { github: { secret: 'gh-secret-0123456789' }, generic: { secretFile: 'gen.txt' } },
     });
     expect(config.tokens).toHaveLength(2);
     expect(config.webhooks.generic).toEqual({ secretFile: 'gen.txt' });
@@ -50,22 +52,37 @@ describe('ServerConfig', () => {
       { port: 1 },
       { listen: 'nope' },
       { tokens: [{ name: 'ci' }] },
-      { tokens: [{ name: 'ci', token: 'a', tokenFile: 'b' }] },
-      { tokens: [{ name: 'ci', token: 'a', extra: 1 }] },
-      { tokens: [{ name: 'bad name', token: 'a' }] },
+      { tokens: [{ name: 'ci', token: LONG, tokenFile: 'b' }] },
+      { tokens: [{ name: 'ci', token: LONG, extra: 1 }] },
+      { tokens: [{ name: 'bad name', token: LONG }] },
       {
         tokens: [
-          { name: 'ci', token: 'a' },
-          { name: 'ci', token: 'b' },
+          { name: 'ci', token: LONG },
+          { name: 'ci', token: `${LONG}-2` },
         ],
       },
       { webhooks: { github: {} } },
-      { webhooks: { bitbucket: { secret: 'x' } } },
+      { webhooks: { bitbucket: { secret: LONG } } },
       { webhooks: { gitlab: { secret: '' } } },
     ];
     for (const input of bad) {
       expect(ServerConfig.safeParse(input).success, JSON.stringify(input)).toBe(false);
     }
+  });
+
+  it('refuses tokens and webhook secrets shorter than 16 characters, naming the key', () => {
+    const result = ServerConfig.safeParse({
+      tokens: [
+        { name: 'ci', token: '0123456789abcdef' },
+        { name: 'ops', token: '0123456789abcde' },
+      ],
+      webhooks: { github: { secret: 'short' }, gitea: { secret: 'x'.repeat(16) } },
+    });
+    expect(result.success).toBe(false);
+    expect(result.error?.issues.map((i) => [i.path.join('.'), i.message])).toEqual([
+      ['tokens.1.token', 'must be at least 16 characters'],
+      ['webhooks.github.secret', 'must be at least 16 characters'],
+    ]);
   });
 });
 
@@ -80,22 +97,28 @@ describe('resolveServerSecrets', () => {
 
   it('reads …File keys relative to baseDir and drops the trailing newline', async () => {
     await writeFile(join(dir, 'ops.token'), 'ops-secret-value\n');
-    await writeFile(join(dir, 'gh.secret'), 'gh-secret-value\r\n');
+    await writeFile(join(dir, 'gh.secret'), 'gh-secret-value-0\r\n');
     const config = ServerConfig.parse({
       listen: '127.0.0.1:1',
       tokens: [
-        { name: 'ci', token: 'inline' },
+        { name: 'ci', token: 'inline-token-value' },
         { name: 'ops', tokenFile: 'ops.token' },
       ],
-      webhooks: { github: { secretFile: join(dir, 'gh.secret') }, gitlab: { secret: 'gl' } },
+      webhooks: {
+        github: { secretFile: join(dir, 'gh.secret') },
+        gitlab: { secret: 'gl-secret-0123456789' },
+      },
     });
     expect(await resolveServerSecrets(config, { baseDir: dir })).toEqual({
       listen: '127.0.0.1:1',
       tokens: [
-        { name: 'ci', token: 'inline' },
+        { name: 'ci', token: 'inline-token-value' },
         { name: 'ops', token: 'ops-secret-value' },
       ],
-      webhooks: { github: { secret: 'gh-secret-value' }, gitlab: { secret: 'gl' } },
+      webhooks: {
+        github: { secret: 'gh-secret-value-0' },
+        gitlab: { secret: 'gl-secret-0123456789' },
+      },
     });
   });
 
@@ -110,5 +133,23 @@ describe('resolveServerSecrets', () => {
     const err2 = await resolveServerSecrets(empty, { baseDir: dir }).catch((e: unknown) => e);
     expect(err2).toBeInstanceOf(ConfigError);
     expect((err2 as ConfigError).problems[0]).toContain('server.webhooks.gitea.secretFile');
+  });
+
+  it('refuses a secret read from a file when it is shorter than 16 characters', async () => {
+    await writeFile(join(dir, 'short'), 'fifteen-chars-x\n');
+    const short = ServerConfig.parse({ webhooks: { generic: { secretFile: 'short' } } });
+    const err = await resolveServerSecrets(short, { baseDir: dir }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).problems).toEqual([
+      `server.webhooks.generic.secretFile: the secret in ${join(dir, 'short')} must be at least 16 characters`,
+    ]);
+    expect((err as ConfigError).message).not.toContain('fifteen-chars-x');
+
+    await writeFile(join(dir, 'tok'), 'abc');
+    const token = ServerConfig.parse({ tokens: [{ name: 'ci', tokenFile: 'tok' }] });
+    const err2 = await resolveServerSecrets(token, { baseDir: dir }).catch((e: unknown) => e);
+    expect((err2 as ConfigError).message).toContain(
+      'server.tokens.0.tokenFile: must be at least 16',
+    );
   });
 });

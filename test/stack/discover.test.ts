@@ -118,8 +118,75 @@ describe('discoverStacks', () => {
     await symlink('/etc/hostname', join(root, 'stacks/web/host'));
     const result = await discoverStacks(root, ['stacks/*'], DEFAULTS, METHODS);
     expect(result.stacks.map((s) => s.name)).toEqual(['db']);
-    expect(result.broken[0]!.error.reason).toBe('SymlinkEscapesRepository');
+    expect(result.broken[0]!.error.reason).toBe('SymlinkEscapesStack');
     expect(result.broken[0]!.version).toBeUndefined();
+  });
+
+  describe('a stack folder that is a link', () => {
+    let outside: string;
+    beforeEach(async () => {
+      outside = await tempDir();
+      await writeTree(outside, { 'evil/compose.yaml': COMPOSE, 'evil/secret.txt': 'x' });
+    });
+    afterEach(() => removeDir(outside));
+
+    it('is reported broken, naming the folder, and its target is not read', async () => {
+      await writeTree(root, { 'stacks/web/compose.yaml': COMPOSE });
+      await symlink(join(outside, 'evil'), join(root, 'stacks/evil'));
+      // Were berth to hash or read settings there, these would fail it differently.
+      await writeTree(outside, { 'evil/deploy.yaml': 'method: nope\n' });
+      await symlink('/etc/passwd', join(outside, 'evil/passwd'));
+      const result = await discoverStacks(root, ['stacks/*'], DEFAULTS, METHODS);
+      expect(result.stacks.map((s) => s.name)).toEqual(['web']);
+      expect(result.broken).toHaveLength(1);
+      const broken = result.broken[0]!;
+      expect(broken).toMatchObject({ name: 'evil', dir: join(root, 'stacks/evil') });
+      expect(broken.version).toBeUndefined();
+      expect(broken.error).toBeInstanceOf(StackError);
+      expect(broken.error.reason).toBe('StackFolderIsLink');
+      expect(broken.error.message).toBe(
+        'stack folder stacks/evil is a symbolic link; a stack must be a real folder inside the repository',
+      );
+    });
+
+    it('is reported by recursive globs too, which do not descend into it', async () => {
+      await writeTree(outside, { 'evil/deeper/inner/compose.yaml': COMPOSE });
+      await writeTree(root, { 'stacks/web/compose.yaml': COMPOSE });
+      await symlink(join(outside, 'evil'), join(root, 'stacks/evil'));
+      const result = await discoverStacks(root, ['stacks/**'], DEFAULTS, METHODS);
+      expect(result.stacks.map((s) => s.name)).toEqual(['web']);
+      expect(result.broken.map((b) => [b.name, b.error.reason])).toEqual([
+        ['evil', 'StackFolderIsLink'],
+      ]);
+    });
+
+    it('is ignored when its target is not a stack', async () => {
+      await writeTree(root, { 'stacks/web/compose.yaml': COMPOSE, 'docs/readme.md': 'x' });
+      await symlink(join(root, 'docs'), join(root, 'stacks/docs'));
+      await symlink(join(root, 'docs/readme.md'), join(root, 'stacks/file'));
+      const result = await discoverStacks(root, ['stacks/*'], DEFAULTS, METHODS);
+      expect(result.stacks.map((s) => s.name)).toEqual(['web']);
+      expect(result.broken).toEqual([]);
+    });
+
+    it('is refused when a linked parent leads out of the source', async () => {
+      await symlink(outside, join(root, 'linked'));
+      const result = await discoverStacks(root, ['linked/*'], DEFAULTS, METHODS);
+      expect(result.stacks).toEqual([]);
+      expect(result.broken[0]!.error.reason).toBe('StackFolderIsLink');
+      expect(result.broken[0]!.error.message).toMatch(
+        /^stack folder linked\/evil resolves to .*evil, outside the source folder /,
+      );
+    });
+
+    it('is accepted when the source root itself is reached through a link', async () => {
+      await writeTree(root, { 'stacks/web/compose.yaml': COMPOSE });
+      const alias = join(outside, 'alias');
+      await symlink(root, alias);
+      const result = await discoverStacks(alias, ['stacks/*'], DEFAULTS, METHODS);
+      expect(result.broken).toEqual([]);
+      expect(result.stacks.map((s) => s.dir)).toEqual([join(alias, 'stacks/web')]);
+    });
   });
 
   it('changes only the version of the stack whose files changed', async () => {

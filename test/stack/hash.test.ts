@@ -21,17 +21,17 @@ describe('hashStackFolder', () => {
   afterEach(() => removeDir(root));
 
   it('is a sha-256 hex that stays the same across runs and times', async () => {
-    const first = await hashStackFolder(stack, root);
+    const first = await hashStackFolder(stack);
     expect(first).toMatch(/^[0-9a-f]{64}$/);
     await utimes(join(stack, 'compose.yaml'), new Date(2001, 1, 1), new Date(2001, 1, 1));
     await chmod(join(stack, 'conf/app.conf'), 0o600);
-    expect(await hashStackFolder(stack, root)).toBe(first);
+    expect(await hashStackFolder(stack)).toBe(first);
   });
 
   it('changes when a file becomes executable', async () => {
-    const before = await hashStackFolder(stack, root);
+    const before = await hashStackFolder(stack);
     await chmod(join(stack, 'conf/app.conf'), 0o755);
-    expect(await hashStackFolder(stack, root)).not.toBe(before);
+    expect(await hashStackFolder(stack)).not.toBe(before);
   });
 
   it('is the same for an identical copy elsewhere', async () => {
@@ -42,9 +42,7 @@ describe('hashStackFolder', () => {
         'compose.yaml': COMPOSE,
         'conf/app.conf': 'listen 80\n',
       });
-      expect(await hashStackFolder(join(other, 'x', 'web'), other)).toBe(
-        await hashStackFolder(stack, root),
-      );
+      expect(await hashStackFolder(join(other, 'x', 'web'))).toBe(await hashStackFolder(stack));
     } finally {
       await removeDir(other);
     }
@@ -69,40 +67,79 @@ describe('hashStackFolder', () => {
       },
     ],
   ])('changes on %s', async (_name, change) => {
-    const before = await hashStackFolder(stack, root);
+    const before = await hashStackFolder(stack);
     await change(stack);
-    expect(await hashStackFolder(stack, root)).not.toBe(before);
+    expect(await hashStackFolder(stack)).not.toBe(before);
   });
 
   it('ignores changes outside the folder and inside .git', async () => {
-    const before = await hashStackFolder(stack, root);
+    const before = await hashStackFolder(stack);
     await writeTree(root, { 'stacks/other/compose.yaml': COMPOSE, 'README.md': 'x' });
     await writeTree(stack, { '.git/HEAD': 'ref: refs/heads/main\n', 'sub/.git/config': 'x' });
-    expect(await hashStackFolder(stack, root)).toBe(before);
+    expect(await hashStackFolder(stack)).toBe(before);
   });
 
-  it('hashes a symlink inside the repository by its target, without following it', async () => {
-    await writeTree(root, { 'shared/common.env': 'A=1\n' });
-    await symlink('../../shared/common.env', join(stack, 'common.env'));
-    const withLink = await hashStackFolder(stack, root);
-    // Changing what the link points to does not change this stack: only the link's text counts.
-    await writeFile(join(root, 'shared/common.env'), 'A=2\n');
-    expect(await hashStackFolder(stack, root)).toBe(withLink);
+  it('hashes a symlink inside the stack by its target text, without following it', async () => {
+    await symlink('conf/app.conf', join(stack, 'app.conf'));
+    const withLink = await hashStackFolder(stack);
+    // Changing what the link points to changes that file's digest, not the link's.
     await symlink('conf', join(stack, 'conf-link'));
-    expect(await hashStackFolder(stack, root)).not.toBe(withLink);
+    const withTwo = await hashStackFolder(stack);
+    expect(withTwo).not.toBe(withLink);
+    await symlink('./nested/../nested/deep.txt', join(stack, 'conf', 'deep'));
+    expect(await hashStackFolder(stack)).not.toBe(withTwo);
   });
 
-  it('refuses a symlink that leaves the repository, naming the link', async () => {
+  it('refuses a symlink that leaves the stack folder, naming the link and its target', async () => {
     await symlink('/etc/passwd', join(stack, 'passwd'));
-    const err = await hashStackFolder(stack, root).catch((e: unknown) => e);
+    const err = await hashStackFolder(stack).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StackError);
-    expect((err as StackError).reason).toBe('SymlinkEscapesRepository');
-    expect((err as StackError).place.file).toBe(join(stack, 'passwd'));
+    expect((err as StackError).reason).toBe('SymlinkEscapesStack');
+    expect((err as StackError).place).toMatchObject({ stack: 'web', file: join(stack, 'passwd') });
+    expect((err as StackError).message).toBe(
+      `symbolic link ${join(stack, 'passwd')} points to /etc/passwd, outside the stack folder ${stack}`,
+    );
   });
 
-  it('refuses a relative symlink climbing out of the repository', async () => {
+  it('refuses a link to another folder of the same repository', async () => {
+    // Its target is not part of this stack's version, so changing it would redeploy nothing.
+    await writeTree(root, { 'shared/common.env': 'A=1\n', 'stacks/db/compose.yaml': COMPOSE });
+    await symlink('../../shared/common.env', join(stack, 'common.env'));
+    await expect(hashStackFolder(stack)).rejects.toThrow(
+      `symbolic link ${join(stack, 'common.env')} points to ../../shared/common.env, outside the stack folder ${stack}`,
+    );
+    const other = join(root, 'stacks', 'db');
+    await symlink('../web/conf', join(other, 'conf'));
+    await expect(hashStackFolder(other)).rejects.toMatchObject({ reason: 'SymlinkEscapesStack' });
+  });
+
+  it('refuses a relative symlink climbing out, even a dangling one', async () => {
     await mkdir(join(stack, 'x'));
     await symlink('../../../../outside', join(stack, 'x', 'up'));
-    await expect(hashStackFolder(stack, root)).rejects.toThrow(/outside the repository/);
+    await expect(hashStackFolder(stack)).rejects.toThrow(/outside the stack folder/);
+  });
+
+  it('refuses a chain of links that leaves through a linked folder', async () => {
+    // `via` stays inside as written; only its real path, through `dir`, shows where it goes.
+    const outside = await tempDir();
+    try {
+      await writeTree(outside, { 'secret.txt': 'x' });
+      await symlink(outside, join(stack, 'dir'));
+      await symlink('dir/secret.txt', join(stack, 'via'));
+      await expect(hashStackFolder(stack)).rejects.toMatchObject({
+        reason: 'SymlinkEscapesStack',
+        message: expect.stringMatching(/outside the stack folder/),
+      });
+    } finally {
+      await removeDir(outside);
+    }
+  });
+
+  it('accepts a stack folder reached through a linked parent', async () => {
+    // The check compares real paths with real paths: a data dir under a linked path is fine.
+    await symlink('conf/app.conf', join(stack, 'app.conf'));
+    const alias = join(root, 'alias');
+    await symlink(join(root, 'stacks'), alias);
+    expect(await hashStackFolder(join(alias, 'web'))).toBe(await hashStackFolder(stack));
   });
 });

@@ -1,4 +1,4 @@
-import { chmod, mkdir, symlink } from 'node:fs/promises';
+import { chmod, mkdir, symlink, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SettingsError } from '../../src/errors.js';
@@ -253,5 +253,97 @@ describe('extractCommentBlock', () => {
   it('returns undefined without a block and fails without an end', () => {
     expect(extractCommentBlock('services: {}\n', 'f')).toBeUndefined();
     expect(() => extractCommentBlock('# Deploy Start #\n# a: 1\n', 'f')).toThrow(SettingsError);
+  });
+});
+
+describe('readDeploySettings: hostile files', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await tempDir();
+  });
+  afterEach(() => removeDir(dir));
+
+  it('refuses a deploy.yaml above the cap without reading it, naming file and cap', async () => {
+    await writeTree(dir, { 'compose.yaml': COMPOSE, 'deploy.yaml': '' });
+    await truncate(join(dir, 'deploy.yaml'), 3 * 1024 ** 3);
+    const err = await errorOf(
+      readDeploySettings(dir, join(dir, 'compose.yaml'), DEFAULTS, METHODS),
+    );
+    expect(err.reason).toBe('FileTooLarge');
+    expect(err.message).toBe(
+      `deploy settings file ${join(dir, 'deploy.yaml')} is too large: ${3 * 1024 ** 3} bytes, the limit is 1 MiB (1048576 bytes)`,
+    );
+    expect(err.place.file).toBe(join(dir, 'deploy.yaml'));
+  });
+
+  it('refuses a compose file above the cap when looking for x-berth', async () => {
+    await writeTree(dir, { 'compose.yaml': COMPOSE });
+    await truncate(join(dir, 'compose.yaml'), 1024 * 1024 + 1);
+    const err = await errorOf(
+      readDeploySettings(dir, join(dir, 'compose.yaml'), DEFAULTS, METHODS),
+    );
+    expect(err.reason).toBe('FileTooLarge');
+  });
+
+  const bomb = (): string => {
+    const lines = ['a: &a [x, x, x, x, x, x, x, x, x]'];
+    const names = 'abcdefghi';
+    for (let i = 1; i < 9; i++) {
+      const p = names[i - 1]!;
+      lines.push(
+        `${names[i]}: &${names[i]} [${Array.from({ length: 9 }, () => `*${p}`).join(',')}]`,
+      );
+    }
+    return lines.join('\n');
+  };
+
+  it('refuses an alias bomb in deploy.yaml', async () => {
+    await writeTree(dir, { 'compose.yaml': COMPOSE, 'deploy.yaml': `${bomb()}\n` });
+    const err = await errorOf(
+      readDeploySettings(dir, join(dir, 'compose.yaml'), DEFAULTS, METHODS),
+    );
+    expect(err.reason).toBe('SettingsInvalid');
+    expect(err.message).toMatch(/is not valid YAML: YAML aliases expand more than 100 times/);
+  });
+
+  it('refuses an alias bomb in a compose file holding x-berth', async () => {
+    const indented = bomb().replace(/^/gm, 'x-');
+    await writeTree(dir, { 'compose.yaml': `${COMPOSE}${indented}\nx-berth:\n  method: blind\n` });
+    const err = await errorOf(
+      readDeploySettings(dir, join(dir, 'compose.yaml'), DEFAULTS, METHODS),
+    );
+    expect(err.reason).toBe('SettingsInvalid');
+    expect(err.place.field).toBe('x-berth');
+    expect(err.message).toMatch(/x-berth in .* cannot be read: YAML aliases expand/);
+  });
+
+  it('refuses duplicate keys in deploy.yaml, naming the key and line', async () => {
+    await writeTree(dir, {
+      'compose.yaml': COMPOSE,
+      'deploy.yaml': 'method: blind\nmarkBad: true\nmethod: simple\n',
+    });
+    const err = await errorOf(
+      readDeploySettings(dir, join(dir, 'compose.yaml'), DEFAULTS, METHODS),
+    );
+    expect(err.message).toContain('Map keys must be unique: "method" at line 3, column 1');
+  });
+
+  it('checks hooks real path against real path when the stack folder is reached through a link', async () => {
+    await writeTree(dir, {
+      'real/web/compose.yaml': COMPOSE,
+      'real/web/deploy.yaml': 'hooks:\n  preDeploy: pre.sh\n  postDeploy: out.sh\n',
+      'real/web/pre.sh': '#!/bin/sh\n',
+      'real/outside.sh': '#!/bin/sh\n',
+    });
+    await symlink('../outside.sh', join(dir, 'real/web/out.sh'));
+    await symlink(join(dir, 'real'), join(dir, 'alias'));
+    const stack = join(dir, 'alias/web');
+    const err = await errorOf(
+      readDeploySettings(stack, join(stack, 'compose.yaml'), DEFAULTS, METHODS),
+    );
+    // pre.sh is fine although the folder's path holds a link; out.sh leaves.
+    expect(err.message).toBe(
+      `invalid deploy settings in ${join(stack, 'deploy.yaml')}: hooks.postDeploy: out.sh resolves to ${join(dir, 'real/outside.sh')}, outside the stack folder`,
+    );
   });
 });

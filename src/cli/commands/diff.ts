@@ -15,6 +15,7 @@ export async function diffCommand(ctx: CliContext, stack: string | undefined): P
       engine: app.engine,
       store: app.store,
       folders: app.folders,
+      loadStack: app.loadStack,
       settings: { paths: app.config.source.paths, defaults: app.config.defaults },
     },
     stack === undefined ? undefined : [stack],

@@ -1,7 +1,9 @@
 import { outcomeToJson } from '../../control/protocol.js';
+import { BerthError } from '../../errors.js';
+import { ROLLBACK_HISTORY_LIMIT, versionByPrefix } from '../../reconciler/rollback.js';
 import type { DeploymentRecord } from '../../state/types.js';
 import type { CliContext } from '../context.js';
-import { EXIT, UsageError, type ExitCode } from '../exit-codes.js';
+import { EXIT, type ExitCode } from '../exit-codes.js';
 import { formatError, shortHash } from '../format.js';
 import { withWriter } from '../writer.js';
 import { assertKnownStack } from './suspend.js';
@@ -25,7 +27,11 @@ export async function rollbackCommand(
   const to =
     options.to === undefined
       ? undefined
-      : resolveVersion(reader.store.listDeployments(stack, 200), stack, options.to);
+      : resolveVersion(
+          reader.store.listDeployments(stack, ROLLBACK_HISTORY_LIMIT),
+          stack,
+          options.to,
+        );
   ctx.out.progress(`${stack}: rolling back${to === undefined ? '' : ` to ${shortHash(to)}`}…`);
   const outcome = await withWriter(ctx, `rollback ${stack}`, options.waitMs, (w) =>
     w.ops.rollback(stack, ctx.trigger(), to),
@@ -40,16 +46,15 @@ export async function rollbackCommand(
   return ok ? EXIT.ok : EXIT.failed;
 }
 
-/** Lets --to take the short hashes status and history print; unknown versions pass through. */
+/**
+ * Lets --to take the short hashes status and history print, refusing a short or ambiguous
+ * prefix here (exit 2); an unknown one passes through for the writer to report.
+ */
 function resolveVersion(history: DeploymentRecord[], stack: string, to: string): string {
-  const versions = [...new Set(history.map((d) => d.version))].filter(
-    (v) => v !== '' && v.startsWith(to),
-  );
-  if (versions.length > 1) {
-    throw new UsageError(
-      `version ${to} matches ${versions.length} versions of ${stack}; give more digits`,
-      { stack },
-    );
+  try {
+    return versionByPrefix(history, stack, to).version;
+  } catch (err) {
+    if (err instanceof BerthError && err.reason === 'VersionNotFound') return to;
+    throw err;
   }
-  return versions[0] ?? to;
 }

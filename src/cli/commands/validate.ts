@@ -1,9 +1,10 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { loadProject } from '../../compose/load.js';
 import { DefaultsConfig } from '../../config/schema.js';
 import { BerthError, StackError } from '../../errors.js';
-import { sourceRoot } from '../../main.js';
+import { sourceRoot, stackLoaderFor } from '../../main.js';
+import { assertPolicy, resolvePolicy, type Policy } from '../../policy/index.js';
+import type { StackLoader } from '../../stack/project.js';
 import type { DeployMethod, SettingsDefaults } from '../../stack/types.js';
 import { discoverStacks } from '../../stack/discover.js';
 import { assertExclusiveVolumesDeclared } from '../../stack/settings.js';
@@ -71,11 +72,9 @@ export async function validateCommand(ctx: CliContext, dir: string | undefined):
       settingsFile: stack.settings.file,
     };
     try {
-      const loaded = await loadProject(stack.dir, {
-        projectName: stack.name,
-        file: stack.composeFile,
-      });
+      const loaded = await target.loadStack(stack.dir, stack.name, stack.composeFile);
       assertExclusiveVolumesDeclared(loaded.project, stack.settings, stack.name);
+      assertPolicy(loaded.project, target.policy, stack.name);
       results.push({
         ...base,
         valid: true,
@@ -112,12 +111,20 @@ interface Target {
   root: string;
   paths: string[];
   defaults: SettingsDefaults;
+  loadStack: StackLoader;
+  policy: Policy;
 }
 
 async function resolveTarget(ctx: CliContext, dir: string | undefined): Promise<Target> {
   if (dir === undefined) {
     const config = await ctx.loadConfig();
-    return { root: sourceRoot(config), paths: config.source.paths, defaults: config.defaults };
+    return {
+      root: sourceRoot(config),
+      paths: config.source.paths,
+      defaults: config.defaults,
+      loadStack: stackLoaderFor(config),
+      policy: resolvePolicy(config.policy, config.dataDir),
+    };
   }
   // With DIR, a config is optional: used when named (or ./berth.yaml exists), else defaults.
   const root = path.resolve(dir);
@@ -128,9 +135,21 @@ async function resolveTarget(ctx: CliContext, dir: string | undefined): Promise<
   );
   if (named !== undefined || fallbackExists) {
     const config = await ctx.loadConfig();
-    return { root, paths: config.source.paths, defaults: config.defaults };
+    return {
+      root,
+      paths: config.source.paths,
+      defaults: config.defaults,
+      loadStack: stackLoaderFor(config),
+      policy: resolvePolicy(config.policy, config.dataDir),
+    };
   }
-  return { root, paths: FALLBACK_PATHS, defaults: builtInDefaults() };
+  return {
+    root,
+    paths: FALLBACK_PATHS,
+    defaults: builtInDefaults(),
+    loadStack: stackLoaderFor(),
+    policy: resolvePolicy(undefined),
+  };
 }
 
 /** The config schema's defaults, so validate DIR judges stacks as a default berth would. */

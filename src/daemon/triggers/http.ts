@@ -4,6 +4,7 @@ import type { Logger } from '../../log.js';
 import { createServerApp } from '../../server/app.js';
 import type { ServerControl } from '../../server/control.js';
 import type { Metrics } from '../../server/metrics.js';
+import { createDeliveryLog } from '../../server/replay.js';
 import { resolveServerSecrets, type ResolvedServerConfig } from '../../server/schema.js';
 import { startServer, type RunningServer } from '../../server/serve.js';
 
@@ -24,6 +25,8 @@ export function createHttpTrigger(options: {
 }): HttpTrigger {
   let server: RunningServer | undefined;
   let key = '';
+  // Outlives the listener, so a config reload does not let old deliveries be replayed.
+  const deliveryLog = createDeliveryLog();
 
   async function close(): Promise<void> {
     const current = server;
@@ -44,7 +47,7 @@ export function createHttpTrigger(options: {
       await close();
       key = next;
       if (resolved === undefined) return;
-      const app = createServerApp({ ...options, config: resolved });
+      const app = createServerApp({ ...options, config: resolved, deliveryLog });
       server = await startServer(app, resolved.listen);
       options.logger.info({ host: server.host, port: server.port }, 'listening');
     },
