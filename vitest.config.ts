@@ -13,6 +13,8 @@ export default defineConfig({
           exclude: ['test/**/*.int.test.ts'],
           environment: 'node',
           globalSetup: ['test/helpers/build-setup.ts'],
+          // A guard against hangs, not a speed target: CI machines run several files at once.
+          testTimeout: 30_000,
         },
       },
       {

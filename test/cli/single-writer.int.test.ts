@@ -4,24 +4,27 @@ import { readLockHolder } from '../../src/state/lock.js';
 import type { DeploymentRecord } from '../../src/state/types.js';
 import { ROOT, berthCommand } from '../helpers/berth-bin.js';
 import { DaemonProcess, waitFor } from '../helpers/daemon-process.js';
+import { execIn, testDocker } from '../helpers/docker.js';
 import { Harness, composeFile } from '../helpers/harness.js';
 import { runBerth, type CliRun } from './run-cli.js';
 
 const YEARLY = 'schedule: "0 0 1 1 *"';
 
 /**
- * A version whose health takes `seconds` to come: it stays in its deployment's wait-healthy
- * step that long, which is when the other processes come knocking.
+ * A version that stays in its deployment's wait-healthy step until the test opens its gate
+ * (`openGate`), which is when the other processes come knocking. A gate, not a timer: on a
+ * loaded machine a timer can run out before the test has looked.
  */
-function slowVersion(marker: string, seconds: number): string {
-  return composeFile({
-    app: {
-      marker,
-      health: 'test -f /tmp/ready',
-      first: `sleep ${seconds}; touch /tmp/ready`,
-      startPeriod: '120s',
-    },
-  });
+function gatedVersion(marker: string): string {
+  return composeFile({ app: { marker, health: 'test -f /tmp/ready', startPeriod: '120s' } });
+}
+
+/** Lets every running container of the stack turn healthy. */
+async function openGate(h: Harness, stack: string): Promise<void> {
+  for (const c of await h.containers(stack)) {
+    if (c.state === 'running')
+      await execIn(testDocker().getContainer(c.id), ['touch', '/tmp/ready']);
+  }
 }
 
 /** A check that counts as "not yet" while the state cannot be read (no writer set it up yet). */
@@ -88,15 +91,20 @@ describe('one writer per data dir (real CLI processes, git, Docker)', () => {
     );
     const v1 = h.store.getStack(stack)!.running!;
 
-    await h.writeStack(stack, slowVersion('v2', 8));
+    await h.writeStack(stack, gatedVersion('v2'));
     h.commit('v2 slow to turn healthy');
     const pass = runBerth(['reconcile', '--once', '--json', '--config', config]);
     const running = await reached(stack, 'wait-healthy');
 
-    const [rollback, second] = await Promise.all([
-      runBerth(['rollback', stack, '--json', '--config', config, '--wait', '3m']),
-      runBerth(['daemon', '--config', config, '--wait', '1s']),
-    ]);
+    const rollbackRun = runBerth(['rollback', stack, '--json', '--config', config, '--wait', '3m']);
+    const second = await runBerth(['daemon', '--config', config, '--wait', '1s']);
+    await waitFor(
+      () => daemon!.logs.some((l) => l.msg === 'control request' && l.route === 'rollback'),
+      60_000,
+      'the rollback to reach the daemon',
+    );
+    await openGate(h, stack);
+    const rollback = await rollbackRun;
     // The second daemon never touched anything: it names the holder and leaves.
     expect(second.code, second.stderr).toBe(2);
     expect(second.stderr).toContain(`pid ${daemon.child.pid}`);
@@ -135,7 +143,7 @@ describe('one writer per data dir (real CLI processes, git, Docker)', () => {
   it('(b) two reconcile --once at once take turns; one that cannot wait exits 2 naming the holder', async () => {
     h = await Harness.create();
     const stack = h.name('turns');
-    await h.writeStack(stack, slowVersion('v1', 6));
+    await h.writeStack(stack, gatedVersion('v1'));
     h.commit('v1');
     const config = await h.writeConfig();
     const first = runBerth(['reconcile', '--once', '--json', '--config', config]);
@@ -147,14 +155,18 @@ describe('one writer per data dir (real CLI processes, git, Docker)', () => {
     expect(holder).toMatchObject({ role: 'cli', command: 'reconcile --once' });
     await reached(stack, 'wait-healthy');
 
-    const [waiting, impatient] = await Promise.all([
-      runBerth(['reconcile', '--once', '--json', '--config', config, '--wait', '3m']).then((r) => ({
-        ...r,
-        at: Date.now(),
-      })),
-      runBerth(['reconcile', '--once', '--config', config, '--wait', '1s']),
-    ]);
-    const done = await first;
+    const waitingRun = runBerth([
+      'reconcile',
+      '--once',
+      '--json',
+      '--config',
+      config,
+      '--wait',
+      '3m',
+    ]).then((r) => ({ ...r, at: Date.now() }));
+    const impatient = await runBerth(['reconcile', '--once', '--config', config, '--wait', '1s']);
+    await openGate(h, stack);
+    const [waiting, done] = await Promise.all([waitingRun, first]);
     expect(impatient.code).toBe(2);
     expect(impatient.stderr).toContain(`pid ${holder.pid}`);
     expect(done.code, done.stderr).toBe(0);
