@@ -46,6 +46,11 @@ export default tseslint.config(
     },
   },
   {
+    // Build scripts run as plain Node modules, outside the TypeScript project.
+    files: ['scripts/**/*.mjs'],
+    ...tseslint.configs.disableTypeChecked,
+  },
+  {
     files: ['src/**/*.ts'],
     ignores: ['src/engine/**'],
     rules: {

@@ -18,13 +18,16 @@ import type { ContainerEngine } from './engine/types.js';
 import { createHookRunner } from './hooks/runner.js';
 import { withholdFromLogs, type Logger } from './log.js';
 import { createNotifier } from './notify/notifier.js';
-import { resolveNotifySecrets } from './notify/schema.js';
 import { createReconciler, type Reconciler } from './reconciler/reconciler.js';
 import { closeAllUnfinished } from './reconciler/record.js';
 import type { ReconcilerDeps } from './reconciler/types.js';
 import { mayAdopt, resolvePolicy } from './policy/index.js';
 import { createStackLoader, type StackLoader } from './stack/project.js';
-import { berthSecrets, interpolationEnv } from './config/interpolation-env.js';
+import {
+  readConfigSecrets,
+  withoutBerthSecrets,
+  type BerthSecrets,
+} from './config/interpolation-env.js';
 import type { Metrics } from './server/metrics.js';
 import { createSourceFromConfig, sourceRootOf, trackedRefOf } from './source/index.js';
 import type { StackSource } from './source/types.js';
@@ -77,13 +80,16 @@ export function sourceRoot(config: BerthConfig): string {
 /**
  * The compose loader every check and deploy of this config uses. Interpolation sees the
  * environment without berth's variables and secrets; the secrets of `…File` keys are read
- * before the first load (a file that cannot be read fails that load with its ConfigError).
- * Without a config (`validate DIR`), only berth's variable names are withheld.
+ * before the first load unless `secrets` holds them already (a file that cannot be read fails
+ * that load with its ConfigError). Without a config (`validate DIR`), only berth's variable
+ * names are withheld.
  */
-export function stackLoaderFor(config?: BerthConfig): StackLoader {
+export function stackLoaderFor(config?: BerthConfig, secrets?: BerthSecrets): StackLoader {
   let loader: Promise<StackLoader> | undefined;
+  const read = async (): Promise<BerthSecrets | undefined> =>
+    secrets ?? (config === undefined ? undefined : readConfigSecrets(config));
   return async (dir, stack, file) => {
-    loader ??= interpolationEnv(config).then((env) => createStackLoader({ env }));
+    loader ??= read().then((s) => createStackLoader({ env: withoutBerthSecrets(process.env, s) }));
     return (await loader)(dir, stack, file);
   };
 }
@@ -97,29 +103,28 @@ export async function createApp(config: BerthConfig, options: AppOptions): Promi
   secureDataDir(config.dataDir, logger);
   const clock = options.clock ?? systemClock;
   // Read before anything can log: also refuses a secret file that cannot be read, up front.
-  withholdFromLogs((await berthSecrets(config)).values);
-  const baseDir = config.file === undefined ? undefined : path.dirname(config.file);
-  const targets = await resolveNotifySecrets(config.notify ?? [], { baseDir, file: config.file });
+  const secrets = await readConfigSecrets(config);
+  withholdFromLogs(secrets.values);
   // From policy.adopt: the stacks whose hand-run Compose containers berth may take over.
   const policy = resolvePolicy(config.policy, config.dataDir);
   const adopts = options.adopts ?? ((stack: string): boolean => mayAdopt(policy, stack));
   const deps: ReconcilerDeps = {
     source: createSourceFromConfig(config, logger),
-    engine: createDockerEngine({ logger, adopts }),
+    engine: createDockerEngine({ logger, adopts, dataDir: config.dataDir }),
     store: openStateStore(path.join(config.dataDir, 'berth.db'), { clock }),
     folders: createStackFolders(config.dataDir),
     hooks: createHookRunner({ logger, env: config.hooks?.env ?? [] }),
     clock,
     logger,
     stagingDir: path.join(config.dataDir, 'staging'),
-    loadStack: stackLoaderFor(config),
+    loadStack: stackLoaderFor(config, secrets),
     policy,
     adopts,
     settings: { paths: config.source.paths, defaults: config.defaults, prune: config.prune },
   };
   const reconciler = createReconciler(deps);
   const notifier = createNotifier({
-    targets,
+    targets: secrets.notify,
     logger,
     fetch: options.fetch,
     now: () => clock.now(),
@@ -197,7 +202,7 @@ export interface Reader {
 }
 
 export function openReader(config: BerthConfig, options: { logger: Logger }): Reader {
-  const engine = createDockerEngine({ logger: options.logger });
+  const engine = createDockerEngine({ logger: options.logger, dataDir: config.dataDir });
   const store = openReadOnlyStore(path.join(config.dataDir, 'berth.db'));
   let closed = false;
   return {

@@ -118,6 +118,10 @@ export const REASONS = {
   PreviousMissing: 'the previous version’s files kept aside are missing',
   ProjectNotOwned: 'containers berth did not create hold the stack’s Compose project name',
   ResourceNotOwned: 'a network or volume berth would create exists and is not berth’s',
+  PathNotOnMount:
+    'a file berth hands to Docker lies in berth’s container on no mount the Docker host can see',
+  SelfDeployRefused:
+    'the stack is the Compose project berth itself runs in; berth does not redeploy itself',
 
   // The data directory.
   StateOpenFailed: 'the state database cannot be opened',

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
-import { ConfigError } from './errors.js';
+import { ConfigError, describeError } from './errors.js';
 
 /** Shared secrets berth checks (API tokens, webhook secrets) must be at least this long. */
 export const MIN_SECRET_LENGTH = 16;
@@ -17,7 +17,7 @@ export interface SecretFileOptions {
 
 /**
  * Reads a secret from a `…File` key. `field` is the key path named in errors
- * (e.g. `server.tokens.0.tokenFile`); the secret itself never appears in one.
+ * (e.g. `server.tokens[0].tokenFile`); the secret itself never appears in one.
  */
 export async function readSecretFile(
   path: string,
@@ -48,4 +48,29 @@ export async function readSecretFile(
     });
   }
   return secret;
+}
+
+/**
+ * Awaits every read and, when any failed, throws one ConfigError listing each problem (not
+ * only the first), so a person fixes every `…File` key in one go.
+ */
+export async function settleSecretReads<T>(
+  reads: readonly Promise<T>[],
+  file: string | undefined,
+  where?: string,
+): Promise<T[]> {
+  const results = await Promise.allSettled(reads);
+  const problems = results.flatMap((result) => {
+    if (result.status === 'fulfilled') return [];
+    const reason: unknown = result.reason;
+    const found = reason instanceof ConfigError ? reason.problems : [describeError(reason)];
+    return where === undefined ? found : found.map((problem) => `${where}: ${problem}`);
+  });
+  if (problems.length > 0) {
+    const count = `${problems.length} problem${problems.length === 1 ? '' : 's'}`;
+    throw new ConfigError(`invalid configuration (${count}): ${problems.join('; ')}`, problems, {
+      file,
+    });
+  }
+  return results.map((result) => (result as PromiseFulfilledResult<T>).value);
 }

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { DURATION_TOO_LONG, MAX_DURATION_MS, parseDuration } from '../duration.js';
-import { createCliContext, type CliContext, type CliIo, type CommonOptions } from './context.js';
+import type { InitOptions } from './commands/init.js';
+import type { CliContext, CliIo, CommonOptions } from './context.js';
 import { EXIT, exitCodeFor, type ExitCode } from './exit-codes.js';
 import { createOutput } from './output.js';
 
@@ -17,10 +18,15 @@ export async function runCli(argv: string[], io: CliIo = {}): Promise<ExitCode> 
     options: CommonOptions,
     run: (ctx: CliContext) => Promise<ExitCode>,
   ): Promise<void> {
+    // Loaded here, not at the top: the config loader (zod, YAML, the source kinds) is most of a
+    // command's start-up time, and --version, --help and usage errors do not need it.
+    const { createCliContext } = await import('./context.js');
     const ctx = createCliContext(options, io);
     try {
       code = await run(ctx);
-    } catch (err) {
+    } catch (caught) {
+      const { explainConfigError } = await import('./config-hint.js');
+      const err = explainConfigError(caught, { config: options.config, env: ctx.env });
       ctx.out.fail(err);
       code = exitCodeFor(err);
     } finally {
@@ -63,7 +69,8 @@ function buildProgram(execute: Execute, io: CliIo): Command {
         '',
         'Exit codes: 0 converged; 1 a stack failed or was rolled back (validate: a stack is',
         'invalid; status: a stack is BROKEN or unhealthy; or Docker, git or the state failed);',
-        '2 usage or configuration error.',
+        '2 usage or configuration error (healthcheck: 1 when the daemon does not answer, never 2).',
+        'New here? berth init writes a berth.yaml for your repository.',
         'reconcile --once runs one pass; reconcile without --once runs the daemon.',
         'One berth process writes a data dir at a time: with a daemon running, commands that',
         'change something are sent to it over its control socket; otherwise they wait (--wait)',
@@ -99,6 +106,28 @@ function buildProgram(execute: Execute, io: CliIo): Command {
       parseWait,
     );
   }
+
+  command('init', 'write a commented berth.yaml (and a webhook secret) for your repository')
+    .option('--git <url>', 'the repository berth clones (default: --path, a local folder)')
+    .option('--branch <name>', 'the branch to follow with --git (default main)')
+    .option('--path <dir>', 'a local repository used in place (default: the current folder)')
+    .option('--paths <glob...>', 'stack folder globs (default: found in a local repository)')
+    .option('--listen <host:port>', 'the daemon’s HTTP listener (default 127.0.0.1:7070)')
+    .option('--force', 'overwrite an existing config and webhook secret')
+    .action(async (options: CommonOptions & InitOptions) =>
+      execute(options, async (ctx) =>
+        (await import('./commands/init.js')).initCommand(ctx, options),
+      ),
+    );
+
+  command(
+    'healthcheck',
+    'exit 0 when the daemon of the data dir answers, else 1 (for HEALTHCHECK)',
+  ).action(async (options: CommonOptions) =>
+    execute(options, async (ctx) =>
+      (await import('./commands/healthcheck.js')).healthcheckCommand(ctx),
+    ),
+  );
 
   writer('reconcile', 'sync the source and deploy changed stacks')
     .option('--once', 'run one pass and exit')

@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import path from 'node:path';
 import type { Operations } from '../control/control-plane.js';
 import {
   ControlLine,
@@ -75,19 +76,61 @@ function call<R extends ControlRoute>(
 }
 
 /** Whether a daemon answers on the data dir's control socket. */
-export function pingDaemon(dataDir: string, timeoutMs = 2_000): Promise<boolean> {
+export async function pingDaemon(dataDir: string, timeoutMs = 2_000): Promise<boolean> {
+  return (await probeDaemon(dataDir, timeoutMs)).ok;
+}
+
+export type DaemonProbe = { ok: true } | { ok: false; problem: string };
+
+/**
+ * Asks the daemon of `dataDir` for `GET /v1/ping` within `timeoutMs` (the whole exchange,
+ * not only the idle time), and says why when it does not answer.
+ */
+export function probeDaemon(dataDir: string, timeoutMs: number): Promise<DaemonProbe> {
+  const file = socketPath(dataDir);
   return new Promise((resolve) => {
-    const req = request(
-      { socketPath: socketPath(dataDir), path: '/v1/ping', method: 'GET', timeout: timeoutMs },
-      (res) => {
-        res.resume();
-        resolve(res.statusCode === 200);
-      },
+    let settled = false;
+    const settle = (probe: DaemonProbe): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      req.destroy();
+      resolve(probe);
+    };
+    const req = request({ socketPath: file, path: '/v1/ping', method: 'GET' }, (res) => {
+      res.resume();
+      settle(
+        res.statusCode === 200
+          ? { ok: true }
+          : { ok: false, problem: `the daemon at ${file} answered HTTP ${res.statusCode ?? '?'}` },
+      );
+    });
+    const timer = setTimeout(
+      () =>
+        settle({
+          ok: false,
+          problem: `the daemon at ${file} did not answer within ${timeoutMs} ms`,
+        }),
+      timeoutMs,
     );
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(false));
+    req.on('error', (err: NodeJS.ErrnoException) =>
+      settle({ ok: false, problem: unreachable(file, err) }),
+    );
     req.end();
   });
+}
+
+function unreachable(file: string, err: NodeJS.ErrnoException): string {
+  switch (err.code) {
+    case 'ENOENT':
+      return `no daemon is running for data dir ${path.dirname(file)} (no control socket ${file})`;
+    case 'ECONNREFUSED':
+      return `no daemon is listening on ${file} (a daemon that ended left it behind)`;
+    case 'EACCES':
+      return `cannot open ${file}: permission denied (run as the daemon's user)`;
+    default:
+      return `cannot reach the daemon at ${file}: ${err.code ?? err.message}`;
+  }
 }
 
 /** The daemon's control plane, reached over its control socket. */

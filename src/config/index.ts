@@ -11,3 +11,4 @@ export {
 export { ENV_ALIASES, ENV_PREFIX, readEnvOverrides, applyEnvOverrides } from './env.js';
 export { redactConfig, REDACTED } from './redact.js';
 export { ConfigFile, crossCheck } from './schema.js';
+export { readConfigSecrets, type BerthSecrets, type ConfigSecrets } from './interpolation-env.js';

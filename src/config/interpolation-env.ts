@@ -1,6 +1,7 @@
 import path from 'node:path';
-import { resolveNotifySecrets } from '../notify/schema.js';
-import { resolveServerSecrets } from '../server/schema.js';
+import { resolveNotifySecrets, type NotifyConfig } from '../notify/schema.js';
+import { settleSecretReads } from '../secret-file.js';
+import { resolveServerSecrets, type ResolvedServerConfig } from '../server/schema.js';
 import { ENV_PREFIX } from './env.js';
 import type { BerthConfig } from './load.js';
 
@@ -26,11 +27,36 @@ export interface BerthSecrets {
   files: readonly string[];
 }
 
+/** Every secret of the config, read once: for the app, the logs and interpolation alike. */
+export interface ConfigSecrets extends BerthSecrets {
+  /** The server section with its `…File` keys read. */
+  server: ResolvedServerConfig | undefined;
+  /** The notification targets with their `…File` keys read. */
+  notify: NotifyConfig;
+}
+
 /**
- * Every secret the config holds or names, with the `…File` keys read (throws the ConfigError
- * of a file that cannot be read, as the daemon would on start).
+ * Reads every `…File` key of the config once. Throws one ConfigError listing every file that
+ * cannot be used, as the daemon would refuse to start over it (and `berth validate` says).
  */
-export async function berthSecrets(config: BerthConfig): Promise<BerthSecrets> {
+export async function readConfigSecrets(config: BerthConfig): Promise<ConfigSecrets> {
+  const baseDir = config.file === undefined ? undefined : path.dirname(config.file);
+  const options = { baseDir, file: config.file };
+  const server =
+    config.server === undefined
+      ? Promise.resolve(undefined)
+      : resolveServerSecrets(config.server, options);
+  const notify = resolveNotifySecrets(config.notify ?? [], options);
+  // Each problem names the file, as the config loader's own problems do.
+  await settleSecretReads<unknown>([server, notify], config.file, config.file ?? 'env');
+  return secretsOf(config, await server, await notify);
+}
+
+function secretsOf(
+  config: BerthConfig,
+  server: ResolvedServerConfig | undefined,
+  notify: NotifyConfig,
+): ConfigSecrets {
   const baseDir = config.file === undefined ? undefined : path.dirname(config.file);
   const resolvePath = (file: string): string => path.resolve(baseDir ?? process.cwd(), file);
   const values: string[] = [];
@@ -40,16 +66,14 @@ export async function berthSecrets(config: BerthConfig): Promise<BerthSecrets> {
     if (auth?.token !== undefined) values.push(auth.token, encodeURIComponent(auth.token));
     if (auth?.sshKeyFile !== undefined) files.push(auth.sshKeyFile);
   }
-  if (config.server !== undefined) {
-    const server = await resolveServerSecrets(config.server, { baseDir, file: config.file });
+  if (server !== undefined) {
     values.push(...server.tokens.map((t) => t.token));
     values.push(...Object.values(server.webhooks).map((w) => w.secret));
-    for (const entry of config.server.tokens)
-      if (entry.tokenFile !== undefined) files.push(resolvePath(entry.tokenFile));
-    for (const entry of Object.values(config.server.webhooks))
-      if (entry?.secretFile !== undefined) files.push(resolvePath(entry.secretFile));
   }
-  const notify = await resolveNotifySecrets(config.notify ?? [], { baseDir, file: config.file });
+  for (const entry of config.server?.tokens ?? [])
+    if (entry.tokenFile !== undefined) files.push(resolvePath(entry.tokenFile));
+  for (const entry of Object.values(config.server?.webhooks ?? {}))
+    if (entry?.secretFile !== undefined) files.push(resolvePath(entry.secretFile));
   for (const target of notify) {
     values.push(target.url, ...Object.values(target.headers ?? {}));
     if (target.type === 'ntfy' && target.token !== undefined) values.push(target.token);
@@ -57,7 +81,7 @@ export async function berthSecrets(config: BerthConfig): Promise<BerthSecrets> {
   for (const target of config.notify ?? [])
     if (target.type === 'ntfy' && target.tokenFile !== undefined)
       files.push(resolvePath(target.tokenFile));
-  return { values: values.filter((v) => v !== ''), files };
+  return { server, notify, values: values.filter((v) => v !== ''), files };
 }
 
 /**
@@ -95,5 +119,8 @@ export async function interpolationEnv(
   config?: BerthConfig,
   env: Env = process.env,
 ): Promise<Record<string, string | undefined>> {
-  return withoutBerthSecrets(env, config === undefined ? undefined : await berthSecrets(config));
+  return withoutBerthSecrets(
+    env,
+    config === undefined ? undefined : await readConfigSecrets(config),
+  );
 }

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import Docker from 'dockerode';
 import type { ComposeProject } from '../compose/types.js';
 import type { Logger } from '../log.js';
@@ -7,10 +8,12 @@ import { ACTIVE_STATES, restartContainer, startContainer } from './containers.js
 import { engineError } from './docker-errors.js';
 import { waitProjectHealthy } from './health.js';
 import { watchManagedEvents } from './managed-events.js';
+import { toHostProject } from './host-paths.js';
 import { emptyProject, groupByProject, listForeign, listProject } from './observe.js';
 import { ADOPTS_NOTHING, type Adopts } from './ownership.js';
 import { removeResources } from './resources.js';
 import { createRolloutSteps } from './rollout.js';
+import { detectSelf, PROC_SELF, type SelfInfo, type SelfProbe } from './self.js';
 import type {
   ApplyOptions,
   ApplyResult,
@@ -21,8 +24,10 @@ import type {
   HealthOptions,
   HealthReport,
   ManagedContainerEvent,
+  ObservedContainer,
   ObservedProject,
   PlanOptions,
+  SelfContainer,
   WatchEventsOptions,
 } from './types.js';
 import { LABEL } from './types.js';
@@ -38,6 +43,14 @@ export interface DockerEngineOptions {
    * operator's policy.adopt). Default: none, so berth touches only what carries its label.
    */
   adopts?: Adopts;
+  /**
+   * berth's data dir. When berth runs in a container, bind sources inside it (the stack files
+   * berth copied there) are handed to Docker as host paths, through berth's own mounts. Without
+   * it nothing is translated.
+   */
+  dataDir?: string;
+  /** How berth finds its own container (default: /proc/self/mountinfo and the hostname). */
+  selfProbe?: SelfProbe;
 }
 
 /** berth's ContainerEngine over dockerode: Compose v2 behaviour without the compose CLI. */
@@ -60,6 +73,45 @@ export function createDockerEngine(options: DockerEngineOptions): ContainerEngin
     return apiVersion;
   }
 
+  let selfFound: Promise<SelfInfo | undefined> | undefined;
+  /** berth's own container, looked for once; a daemon that does not answer is asked again. */
+  function findSelf(): Promise<SelfInfo | undefined> {
+    selfFound ??= detectSelf(docker, options.selfProbe ?? PROC_SELF).then(
+      (found) => {
+        logger.info(
+          found === undefined
+            ? { container: null }
+            : {
+                container: found.id,
+                name: found.name,
+                project: found.project,
+                mounts: found.mounts.length,
+              },
+          'self container',
+        );
+        return found;
+      },
+      (err: unknown) => {
+        selfFound = undefined;
+        throw err;
+      },
+    );
+    return selfFound;
+  }
+
+  const dataDir = options.dataDir === undefined ? undefined : path.resolve(options.dataDir);
+  /**
+   * The project with the paths berth produced as the Docker host sees them. Translated before
+   * hashing, so the config hash covers what Docker really mounts and stays the same from one
+   * apply to the next; strict callers are refused before they change anything.
+   */
+  async function hostProject(project: ComposeProject, strict: boolean): Promise<ComposeProject> {
+    if (dataDir === undefined) return project;
+    const self = await findSelf();
+    if (self === undefined) return project;
+    return toHostProject(project, { dataDir, mounts: self.mounts, strict });
+  }
+
   async function list(projectName: string): Promise<Docker.ContainerInfo[]> {
     try {
       return await listProject(docker, projectName, adopts(projectName));
@@ -68,12 +120,22 @@ export function createDockerEngine(options: DockerEngineOptions): ContainerEngin
     }
   }
 
+  const steps = createRolloutSteps(docker, logger, daemonApiVersion, adopts);
   return {
-    ...createRolloutSteps(docker, logger, daemonApiVersion, adopts),
+    ...steps,
+
+    async prepare(project, prepareOptions): Promise<void> {
+      return steps.prepare(await hostProject(project, true), prepareOptions);
+    },
+
+    async startCandidate(project, request): Promise<ObservedContainer> {
+      return steps.startCandidate(await hostProject(project, true), request);
+    },
 
     async apply(project: ComposeProject, applyOptions?: ApplyOptions): Promise<ApplyResult> {
+      const hosted = await hostProject(project, true);
       const apiVersion = await daemonApiVersion();
-      return applyProject(docker, logger, project, applyOptions, {
+      return applyProject(docker, logger, hosted, applyOptions, {
         adopt: adopts(project.name),
         ...(apiVersion === undefined ? {} : { apiVersion }),
       });
@@ -152,8 +214,23 @@ export function createDockerEngine(options: DockerEngineOptions): ContainerEngin
       logger.debug({ stack: projectName, containers: listed.length }, 'project down');
     },
 
-    plan(project: ComposeProject, planOptions?: PlanOptions): Promise<ContainerPlanItem[]> {
-      return planProject(docker, project, planOptions, adopts(project.name));
+    async plan(project: ComposeProject, planOptions?: PlanOptions): Promise<ContainerPlanItem[]> {
+      const hosted = await hostProject(project, false);
+      return planProject(docker, hosted, planOptions, adopts(project.name));
+    },
+
+    async self(): Promise<SelfContainer | undefined> {
+      const found = await findSelf();
+      if (found === undefined) return undefined;
+      return {
+        id: found.id,
+        name: found.name,
+        ...(found.project === undefined ? {} : { project: found.project }),
+      };
+    },
+
+    async checkHostPaths(project: ComposeProject): Promise<void> {
+      await hostProject(project, true);
     },
 
     watchEvents(

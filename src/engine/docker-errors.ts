@@ -1,3 +1,4 @@
+import type Docker from 'dockerode';
 import { EngineError, type ErrorPlace } from '../errors.js';
 import type { Reason } from '../reasons.js';
 
@@ -61,4 +62,17 @@ export function engineError(
     place,
     transient: status !== undefined && status >= 500 && status !== 501,
   });
+}
+
+/** A container's inspect answer, or undefined when it is gone. */
+export async function inspectOrUndefined(
+  docker: Docker,
+  id: string,
+): Promise<Docker.ContainerInspectInfo | undefined> {
+  try {
+    return await docker.getContainer(id).inspect();
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw engineError('InspectFailed', `cannot inspect container ${id.slice(0, 12)}`, err);
+  }
 }

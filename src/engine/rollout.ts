@@ -6,7 +6,7 @@ import type { Logger } from '../log.js';
 import { apiVersionAtLeast, buildContainerSpec } from './container-spec.js';
 import { createServiceContainer } from './create.js';
 import { removeContainer, stopAndRemoveContainer, stopContainer } from './containers.js';
-import { engineError, isNotFound } from './docker-errors.js';
+import { engineError, inspectOrUndefined, isNotFound } from './docker-errors.js';
 import { serviceConfigHash } from './hash.js';
 import { toContainer } from './health.js';
 import { ensureServiceImages } from './images.js';
@@ -35,18 +35,6 @@ const PROBE_SCRIPT = [
   'fi',
   'echo "the container has neither curl nor wget to run canary.probe" >&2; exit 127',
 ].join('\n');
-
-async function inspectOrUndefined(
-  docker: Docker,
-  id: string,
-): Promise<Docker.ContainerInspectInfo | undefined> {
-  try {
-    return await docker.getContainer(id).inspect();
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw engineError('InspectFailed', `cannot inspect container ${id.slice(0, 12)}`, err);
-  }
-}
 
 function serviceOf(
   project: ComposeProject,

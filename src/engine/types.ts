@@ -231,6 +231,14 @@ export interface RolloutEngine {
   inspectContainers(containerIds: string[]): Promise<ObservedContainer[]>;
 }
 
+/** The container berth itself runs in, found on the daemon berth talks to. */
+export interface SelfContainer {
+  id: string;
+  name: string;
+  /** Its Compose project label (berth started with `docker compose up`), if any. */
+  project?: string;
+}
+
 /**
  * The only gateway to Docker. Implemented with dockerode in `docker-engine.ts`;
  * every other module works against this interface.
@@ -275,6 +283,17 @@ export interface ContainerEngine extends RolloutEngine {
     listener: (event: ManagedContainerEvent) => void,
     options?: WatchEventsOptions,
   ): Promise<EventSubscription>;
+  /**
+   * berth's own container when berth runs in one on this daemon, else undefined (also on a
+   * host, or in a container the daemon does not know). Found once, then remembered.
+   */
+  self(): Promise<SelfContainer | undefined>;
+  /**
+   * Refuses (PathNotOnMount) a project with a file berth would hand to Docker as a bind source
+   * that the Docker host cannot see: in berth's container, on no mount. Changes nothing; apply
+   * and the rollout steps refuse the same project the same way before they change anything.
+   */
+  checkHostPaths(project: ComposeProject): Promise<void>;
   /** Docker API calls made so far (for benchmarks and the no-op guarantee). */
   callCount(): number;
   close(): Promise<void>;

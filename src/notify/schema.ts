@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { parseBoundedDuration } from '../duration.js';
-import { readSecretFile } from '../secret-file.js';
+import { readSecretFile, settleSecretReads } from '../secret-file.js';
 
 export const NOTIFICATION_EVENTS = [
   'deploy-succeeded',
@@ -84,12 +84,13 @@ export async function resolveNotifySecrets(
   targets: NotifyConfig,
   options: { baseDir?: string; file?: string } = {},
 ): Promise<NotifyConfig> {
-  return Promise.all(
+  return settleSecretReads(
     targets.map(async (target, index) => {
       if (target.type !== 'ntfy' || target.tokenFile === undefined) return target;
-      const token = await readSecretFile(target.tokenFile, `notify.${index}.tokenFile`, options);
+      const token = await readSecretFile(target.tokenFile, `notify[${index}].tokenFile`, options);
       const { tokenFile: _dropped, ...rest } = target;
       return { ...rest, token };
     }),
+    options.file,
   );
 }

@@ -7,7 +7,8 @@ import type { DeploymentResult, ProjectLoader, StrategyTarget } from '../strateg
 import type { Reason } from '../reasons.js';
 import type { DeploymentEnd, DeploymentHandle } from './record.js';
 import { failed, invalid, progressing, setStatus, succeeded } from './status.js';
-import { refuseForeignProject } from './ownership.js';
+import { refuseHiddenPaths } from './host-paths.js';
+import { refuseForeignProject, refuseSelf } from './ownership.js';
 import type { ReconcilerDeps, RunOptions, StackOutcome } from './types.js';
 
 /** One deployment of a version: what it deploys and what ran before it. */
@@ -75,7 +76,10 @@ export async function deploy(deps: ReconcilerDeps, input: DeployInput): Promise<
     deployment.finish({ state: 'FAILED', result: 'failed', message: error.message });
     return recordInvalid(deps, stack, target.version, error);
   }
-  const refused = await refuseForeignProject(deps, stack, target.version, deployment);
+  const refused =
+    (await refuseSelf(deps, target, input.observed, deployment)) ??
+    (await refuseForeignProject(deps, stack, target.version, deployment)) ??
+    (await refuseHiddenPaths(deps, target, deployment));
   if (refused !== undefined) return refused;
   const record = store.getStack(stack);
   const healthy = input.previous !== undefined && wasHealthy(input.observed, record?.health);

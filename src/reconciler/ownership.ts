@@ -1,3 +1,4 @@
+import type { ObservedProject } from '../engine/types.js';
 import { BerthError } from '../errors.js';
 import type { DeploymentHandle } from './record.js';
 import { failed, setStatus } from './status.js';
@@ -44,13 +45,28 @@ export async function refuseForeignProject(
   }
   const error = projectNotOwned(stack, foreign);
   deps.logger.warn({ stack, containers: foreign }, 'stack refused: project not owned');
+  return refuse(deps, stack, version, deployment, error);
+}
+
+/**
+ * Records a deployment refused before it changed anything: the deployment FAILED, the stack
+ * stalled with the error's reason (a new stack BROKEN), and a terminal outcome, so the same
+ * version is not tried again until its files change or a person asks.
+ */
+export function refuse(
+  deps: ReconcilerDeps,
+  stack: string,
+  version: string,
+  deployment: DeploymentHandle,
+  error: BerthError,
+): StackOutcome {
   deployment.finish({ state: 'FAILED', result: 'failed', message: error.message });
   const existing = deps.store.getStack(stack);
   deps.store.upsertStack(stack, {
     ...(existing === undefined ? { state: 'BROKEN' as const } : {}),
     lastAttemptedVersion: version,
   });
-  setStatus(deps.store, stack, failed('ProjectNotOwned', error.message, { stalled: true }));
+  setStatus(deps.store, stack, failed(error.reason, error.message, { stalled: true }));
   return {
     stack,
     outcome: 'terminal',
@@ -60,4 +76,35 @@ export async function refuseForeignProject(
     deploymentId: deployment.id,
     error,
   };
+}
+
+/** The refusal of berth's own Compose project, with what to do instead. */
+export function selfDeployRefused(stack: string): BerthError {
+  return new BerthError(
+    'SelfDeployRefused',
+    `stack ${stack} is the Compose project berth itself runs in; berth does not ` +
+      `redeploy itself (it would stop its own container mid-deploy). Update berth from its own ` +
+      `folder: docker compose pull && docker compose up -d`,
+    { place: { stack } },
+  );
+}
+
+/**
+ * The guard against deploying berth's own Compose project: replacing its containers would stop
+ * berth in the middle of the deployment. Refused when berth's container carries the project's
+ * label, or is one of the containers the project showed, whatever policy.adopt says.
+ */
+export async function refuseSelf(
+  deps: ReconcilerDeps,
+  target: { stack: string; projectName: string; version: string },
+  observed: ObservedProject | undefined,
+  deployment: DeploymentHandle,
+): Promise<StackOutcome | undefined> {
+  const self = await deps.engine.self();
+  if (self === undefined) return undefined;
+  const ids = Object.values(observed?.services ?? {}).flatMap((s) => s.containers.map((c) => c.id));
+  if (self.project !== target.projectName && !ids.includes(self.id)) return undefined;
+  const error = selfDeployRefused(target.stack);
+  deps.logger.warn({ stack: target.stack, container: self.id }, 'stack refused: berth itself');
+  return refuse(deps, target.stack, target.version, deployment, error);
 }

@@ -3,6 +3,7 @@ import {
   MIN_SECRET_LENGTH,
   SECRET_TOO_SHORT,
   readSecretFile,
+  settleSecretReads,
   type SecretFileOptions,
 } from '../secret-file.js';
 
@@ -93,32 +94,25 @@ export async function resolveServerSecrets(
   config: ServerConfig,
   options: ResolveSecretsOptions = {},
 ): Promise<ResolvedServerConfig> {
-  const secretOptions = { ...options, minLength: MIN_SECRET_LENGTH };
-  const tokens = await Promise.all(
-    config.tokens.map(async (entry, index) => ({
-      name: entry.name,
-      token:
-        entry.token ??
-        (await readSecretFile(
-          entry.tokenFile ?? '',
-          `server.tokens.${index}.tokenFile`,
-          secretOptions,
-        )),
-    })),
+  const checked = { ...options, minLength: MIN_SECRET_LENGTH };
+  const read = (secret: string | undefined, file: string | undefined, field: string) =>
+    secret !== undefined ? Promise.resolve(secret) : readSecretFile(file ?? '', field, checked);
+  const providers = WEBHOOK_PROVIDERS.filter((provider) => config.webhooks[provider] !== undefined);
+  const secrets = await settleSecretReads(
+    [
+      ...config.tokens.map((entry, index) =>
+        read(entry.token, entry.tokenFile, `server.tokens[${index}].tokenFile`),
+      ),
+      ...providers.map((provider) => {
+        const entry = config.webhooks[provider];
+        return read(entry?.secret, entry?.secretFile, `server.webhooks.${provider}.secretFile`);
+      }),
+    ],
+    options.file,
   );
+  const tokens = config.tokens.map((entry, i) => ({ name: entry.name, token: secrets[i]! }));
   const webhooks: ResolvedServerConfig['webhooks'] = {};
-  for (const provider of WEBHOOK_PROVIDERS) {
-    const entry = config.webhooks[provider];
-    if (entry === undefined) continue;
-    webhooks[provider] = {
-      secret:
-        entry.secret ??
-        (await readSecretFile(
-          entry.secretFile ?? '',
-          `server.webhooks.${provider}.secretFile`,
-          secretOptions,
-        )),
-    };
-  }
+  for (const [i, provider] of providers.entries())
+    webhooks[provider] = { secret: secrets[tokens.length + i]! };
   return { listen: config.listen, tokens, webhooks };
 }

@@ -36,6 +36,6 @@ describe('resolveNotifySecrets', () => {
     ]);
     const err = await resolveNotifySecrets(config, { baseDir: dir }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
-    expect((err as ConfigError).problems[0]).toContain('notify.0.tokenFile');
+    expect((err as ConfigError).problems[0]).toContain('notify[0].tokenFile');
   });
 });

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
-  berthSecrets,
+  readConfigSecrets,
   interpolationEnv,
   withoutBerthSecrets,
 } from '../../src/config/interpolation-env.js';
@@ -58,10 +58,10 @@ async function configWithEverySecret(): Promise<string> {
   );
 }
 
-describe('berthSecrets', () => {
+describe('readConfigSecrets', () => {
   it('collects every configured secret, the ones read from files too, and their files', async () => {
     const config = await loadConfig({ file: await configWithEverySecret(), env: {} });
-    const secrets = await berthSecrets(config);
+    const secrets = await readConfigSecrets(config);
     expect(secrets.values).toEqual(
       expect.arrayContaining([
         'SECRET-git-inline',
@@ -85,7 +85,7 @@ describe('berthSecrets', () => {
   it('refuses a secret file that cannot be read, naming the key', async () => {
     const config = await loadConfig({ file: await configWithEverySecret(), env: {} });
     await rm(path.join(dir, 'gitea-secret'));
-    const err = await berthSecrets(config).catch((e: unknown) => e);
+    const err = await readConfigSecrets(config).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as ConfigError).message).toContain('server.webhooks.gitea.secretFile');
   });

@@ -126,7 +126,7 @@ describe('resolveServerSecrets', () => {
     const missing = ServerConfig.parse({ tokens: [{ name: 'ops', tokenFile: 'absent' }] });
     const err = await resolveServerSecrets(missing, { baseDir: dir }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
-    expect((err as ConfigError).problems[0]).toContain('server.tokens.0.tokenFile');
+    expect((err as ConfigError).problems[0]).toContain('server.tokens[0].tokenFile');
 
     await writeFile(join(dir, 'empty'), '\n');
     const empty = ServerConfig.parse({ webhooks: { gitea: { secretFile: 'empty' } } });
@@ -148,8 +148,8 @@ describe('resolveServerSecrets', () => {
     await writeFile(join(dir, 'tok'), 'abc');
     const token = ServerConfig.parse({ tokens: [{ name: 'ci', tokenFile: 'tok' }] });
     const err2 = await resolveServerSecrets(token, { baseDir: dir }).catch((e: unknown) => e);
-    expect((err2 as ConfigError).message).toContain(
-      'server.tokens.0.tokenFile: must be at least 16',
-    );
+    expect((err2 as ConfigError).problems).toEqual([
+      `server.tokens[0].tokenFile: the secret in ${join(dir, 'tok')} must be at least 16 characters`,
+    ]);
   });
 });

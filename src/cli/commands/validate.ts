@@ -1,5 +1,6 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
+import { readConfigSecrets } from '../../config/index.js';
 import { DefaultsConfig } from '../../config/schema.js';
 import { BerthError, StackError } from '../../errors.js';
 import { sourceRoot, stackLoaderFor } from '../../main.js';
@@ -36,9 +37,11 @@ export interface StackValidation {
  * found): a bad stack is a finding about the repository, not a misuse of the command.
  */
 export async function validateCommand(ctx: CliContext, dir: string | undefined): Promise<ExitCode> {
+  // The config first: when it is wrong, that is the finding (exit 2), whatever the stacks say.
   const target = await resolveTarget(ctx, dir);
   const info = await stat(target.root).catch(() => undefined);
   if (info === undefined || !info.isDirectory()) {
+    if (dir === undefined && target.cloned) return noCheckoutYet(ctx, target);
     throw new UsageError(
       dir === undefined
         ? `no checkout at ${target.root} yet: run berth reconcile --once first, or pass DIR`
@@ -96,10 +99,40 @@ export async function validateCommand(ctx: CliContext, dir: string | undefined):
   results.sort((a, b) => a.stack.localeCompare(b.stack) || a.dir.localeCompare(b.dir));
   const ok = results.length > 0 && results.every((r) => r.valid);
 
-  ctx.out.result({ ok, root: target.root, paths: target.paths, stacks: results }, () =>
-    formatValidation(target.root, target.paths, results, failures),
+  ctx.out.result(
+    { ok, config: target.config, root: target.root, paths: target.paths, stacks: results },
+    () =>
+      [
+        configLine(target.config),
+        formatValidation(target.root, target.paths, results, failures),
+      ].join('\n'),
   );
   return ok ? EXIT.ok : EXIT.failed;
+}
+
+/** A git source before its first sync: the config is all there is to check. */
+function noCheckoutYet(ctx: CliContext, target: Target): ExitCode {
+  ctx.out.result(
+    { ok: true, config: target.config, root: target.root, paths: target.paths, stacks: [] },
+    () =>
+      [
+        configLine(target.config),
+        `stacks not checked: no checkout at ${target.root} yet`,
+        '(berth reconcile --once clones the repository; berth validate DIR checks a local clone)',
+      ].join('\n'),
+  );
+  return EXIT.ok;
+}
+
+/**
+ * berth's own configuration, valid once validate got past it; null when none was used
+ * (validate DIR without a config).
+ */
+type ConfigCheck = { valid: true; file: string | null } | null;
+
+function configLine(config: ConfigCheck): string {
+  if (config === null) return 'config: none (validate DIR with built-in defaults)';
+  return `config ok: ${config.file ?? 'from the environment (no file)'}`;
 }
 
 interface Failure {
@@ -108,6 +141,9 @@ interface Failure {
 }
 
 interface Target {
+  config: ConfigCheck;
+  /** The source is cloned into the data dir (git), so the root exists only after a sync. */
+  cloned: boolean;
   root: string;
   paths: string[];
   defaults: SettingsDefaults;
@@ -116,35 +152,30 @@ interface Target {
 }
 
 async function resolveTarget(ctx: CliContext, dir: string | undefined): Promise<Target> {
-  if (dir === undefined) {
-    const config = await ctx.loadConfig();
-    return {
-      root: sourceRoot(config),
-      paths: config.source.paths,
-      defaults: config.defaults,
-      loadStack: stackLoaderFor(config),
-      policy: resolvePolicy(config.policy, config.dataDir),
-    };
-  }
   // With DIR, a config is optional: used when named (or ./berth.yaml exists), else defaults.
-  const root = path.resolve(dir);
   const named = ctx.options.config ?? ctx.env.BERTH_CONFIG;
   const fallbackExists = await stat('berth.yaml').then(
     (s) => s.isFile(),
     () => false,
   );
-  if (named !== undefined || fallbackExists) {
+  if (dir === undefined || named !== undefined || fallbackExists) {
     const config = await ctx.loadConfig();
+    // Every `…File` secret, read once: a problem there is the config's, not the stacks'.
+    const secrets = await readConfigSecrets(config);
     return {
-      root,
+      config: { valid: true, file: config.file ?? null },
+      cloned: config.source.kind === 'git',
+      root: dir === undefined ? sourceRoot(config) : path.resolve(dir),
       paths: config.source.paths,
       defaults: config.defaults,
-      loadStack: stackLoaderFor(config),
+      loadStack: stackLoaderFor(config, secrets),
       policy: resolvePolicy(config.policy, config.dataDir),
     };
   }
   return {
-    root,
+    config: null,
+    cloned: false,
+    root: path.resolve(dir),
     paths: FALLBACK_PATHS,
     defaults: builtInDefaults(),
     loadStack: stackLoaderFor(),
