@@ -129,7 +129,10 @@ async function waitForContent(berth: ComposeBerth, stack: string, text: string):
       async () => {
         const id = await webContainer(stack);
         if (id === undefined) return false;
-        const seen = await execIn(docker.getContainer(id), ['cat', '/www/index.html']);
+        // The container listed may stop before the exec: a redeploy is replacing it.
+        const seen = await execIn(docker.getContainer(id), ['cat', '/www/index.html']).catch(
+          () => '',
+        );
         return seen.trim() === text;
       },
       DEPLOY_TIMEOUT,
