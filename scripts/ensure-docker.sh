@@ -8,6 +8,10 @@ command -v dockerd >/dev/null 2>&1 || need_pkgs+=(docker.io)
 [ -x /bin/busybox ] || need_pkgs+=(busybox-static)
 command -v docker-compose >/dev/null 2>&1 || need_pkgs+=(docker-compose)
 command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || need_pkgs+=(openssh-server)
+# The encrypted-secrets tests make their files with the real age tool and open SOPS's own
+# known-answer fixtures' data keys with gpg.
+command -v age >/dev/null 2>&1 || need_pkgs+=(age)
+command -v gpg >/dev/null 2>&1 || need_pkgs+=(gnupg)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "missing packages ${need_pkgs[*]} and not root: install them first" >&2

@@ -6,7 +6,7 @@
 #
 #   bash scripts/example.sh                      deploy (or re-check) the examples
 #   bash scripts/example.sh history worker -v    any other berth command, same config
-#   bash scripts/example.sh down                 bring the three example stacks down again
+#   bash scripts/example.sh down                 bring the example stacks down again
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -34,7 +34,7 @@ export BERTH_GIT_BRANCH="$branch"
 berth() { node "$root/dist/cli/main.js" "$@" --config "$root/config.example.yaml"; }
 
 if [ "${1:-}" = down ] && [ $# = 1 ]; then
-  for stack in webapp whoami worker; do berth down "$stack"; done
+  for stack in secrets webapp whoami worker; do berth down "$stack"; done
   exit 0
 fi
 if [ $# -gt 0 ]; then
@@ -48,7 +48,7 @@ echo
 berth status || true
 if [ "$result" = 0 ]; then
   echo
-  echo "webapp: curl http://127.0.0.1:18080/   whoami: curl http://127.0.0.1:18081/"
+  echo "webapp: curl http://127.0.0.1:18080/   whoami: curl http://127.0.0.1:18081/   secrets: curl http://127.0.0.1:18082/"
   echo "hook output: bash scripts/example.sh history worker --verbose"
 fi
 exit "$result"

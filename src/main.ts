@@ -22,12 +22,15 @@ import { createReconciler, type Reconciler } from './reconciler/reconciler.js';
 import { closeAllUnfinished } from './reconciler/record.js';
 import type { ReconcilerDeps } from './reconciler/types.js';
 import { mayAdopt, resolvePolicy } from './policy/index.js';
+import { DECRYPTED_FOLDER } from './stack/decrypted.js';
 import { createStackLoader, type StackLoader } from './stack/project.js';
 import {
+  ageIdentitiesOf,
   readConfigSecrets,
   withoutBerthSecrets,
-  type BerthSecrets,
+  type ConfigSecrets,
 } from './config/interpolation-env.js';
+import { createDecryptor } from './secrets/index.js';
 import type { Metrics } from './server/metrics.js';
 import { createSourceFromConfig, sourceRootOf, trackedRefOf } from './source/index.js';
 import type { StackSource } from './source/types.js';
@@ -79,19 +82,33 @@ export function sourceRoot(config: BerthConfig): string {
 
 /**
  * The compose loader every check and deploy of this config uses. Interpolation sees the
- * environment without berth's variables and secrets; the secrets of `…File` keys are read
- * before the first load unless `secrets` holds them already (a file that cannot be read fails
- * that load with its ConfigError). Without a config (`validate DIR`), only berth's variable
- * names are withheld.
+ * environment without berth's variables and secrets; the secrets of `…File` keys and the age
+ * identities are read before the first load unless `secrets` holds them already (a file that
+ * cannot be read fails that load with its ConfigError). Encrypted files open with the
+ * identities of `secrets.age`; their plaintext files go to `<dataDir>/decrypted` when a deploy
+ * needs them. Without a config (`validate DIR`), only berth's variable names are withheld and
+ * only SOPS's default places give keys.
  */
-export function stackLoaderFor(config?: BerthConfig, secrets?: BerthSecrets): StackLoader {
+export function stackLoaderFor(config?: BerthConfig, secrets?: ConfigSecrets): StackLoader {
   let loader: Promise<StackLoader> | undefined;
-  const read = async (): Promise<BerthSecrets | undefined> =>
-    secrets ?? (config === undefined ? undefined : readConfigSecrets(config));
+  const build = async (): Promise<StackLoader> => {
+    const read = secrets ?? (config === undefined ? undefined : await readConfigSecrets(config));
+    const identities = read?.identities ?? (await ageIdentitiesOf(undefined));
+    return createStackLoader({
+      env: withoutBerthSecrets(process.env, read),
+      decryptor: createDecryptor(identities),
+      ...(config === undefined ? {} : { decryptedDir: decryptedDirOf(config) }),
+    });
+  };
   return async (dir, stack, file) => {
-    loader ??= read().then((s) => createStackLoader({ env: withoutBerthSecrets(process.env, s) }));
+    loader ??= build();
     return (await loader)(dir, stack, file);
   };
+}
+
+/** Where the plaintext of encrypted files that deploys mount is written. */
+function decryptedDirOf(config: BerthConfig): string {
+  return path.join(config.dataDir, DECRYPTED_FOLDER);
 }
 
 /** Builds every adapter from the config, the reconciler, the dispatcher and the control plane. */
@@ -118,6 +135,7 @@ export async function createApp(config: BerthConfig, options: AppOptions): Promi
     logger,
     stagingDir: path.join(config.dataDir, 'staging'),
     loadStack: stackLoaderFor(config, secrets),
+    decryptedDir: decryptedDirOf(config),
     policy,
     adopts,
     settings: { paths: config.source.paths, defaults: config.defaults, prune: config.prune },

@@ -50,6 +50,8 @@ export const REASONS = {
   // Configuration, stack folders and compose files.
   ConfigInvalid: 'the berth configuration is invalid',
   SettingsInvalid: 'a stack’s deploy settings are invalid',
+  SettingsEncrypted:
+    'a stack’s deploy settings are in an encrypted file; they must be readable without keys',
   MethodUnavailable: 'the deploy method is not one berth has',
   InvalidStackName: 'a name that cannot name a stack',
   DuplicateStackName: 'two stack folders have the same name',
@@ -78,6 +80,9 @@ export const REASONS = {
   UndeclaredNetwork: 'a service uses a network the project does not declare',
   UndeclaredSecret: 'a service uses a secret the project does not declare',
   UndeclaredConfig: 'a service uses a config the project does not declare',
+  SecretKeyMissing: 'no configured age identity opens an encrypted file of the stack',
+  SecretTampered: 'an encrypted file fails its integrity check (MAC or GCM tag)',
+  SecretInvalid: 'an encrypted file is malformed',
 
   // The source.
   SourceMissing: 'the local source folder does not exist',

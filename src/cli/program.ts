@@ -68,7 +68,8 @@ function buildProgram(execute: Execute, io: CliIo): Command {
       [
         '',
         'Exit codes: 0 converged; 1 a stack failed or was rolled back (validate: a stack is',
-        'invalid; status: a stack is BROKEN or unhealthy; or Docker, git or the state failed);',
+        'invalid; secrets: an encrypted file does not open; status: a stack is BROKEN or',
+        'unhealthy; or Docker, git or the state failed);',
         '2 usage or configuration error (healthcheck: 1 when the daemon does not answer, never 2).',
         'New here? berth init writes a berth.yaml for your repository.',
         'reconcile --once runs one pass; reconcile without --once runs the daemon.',
@@ -215,6 +216,17 @@ function buildProgram(execute: Execute, io: CliIo): Command {
     .action(async (dir: string | undefined, options: CommonOptions) =>
       execute(options, async (ctx) =>
         (await import('./commands/validate.js')).validateCommand(ctx, dir),
+      ),
+    );
+
+  command(
+    'secrets',
+    'list the encrypted files of each stack, how the stack uses them and whether the keys open them',
+  )
+    .argument('[stack]', 'stack name (default: every stack)')
+    .action(async (stack: string | undefined, options: CommonOptions) =>
+      execute(options, async (ctx) =>
+        (await import('./commands/secrets.js')).secretsCommand(ctx, stack),
       ),
     );
 

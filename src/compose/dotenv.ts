@@ -8,6 +8,16 @@ import { interpolateString, type Lookup } from './interpolate.js';
  */
 export const MAX_DOTENV_EXPANSION = 4 * MAX_INPUT_FILE_BYTES;
 
+/**
+ * Turns an env file's text as read into the dotenv text to parse. The loader's caller
+ * injects one to open encrypted env files (the compose adapter knows no keys); `file` is the
+ * absolute path the text was read from.
+ */
+export type EnvFileReader = (file: string, text: string) => string;
+
+/** Reads env files as they are. */
+export const plainEnvFile: EnvFileReader = (_file, text) => text;
+
 const KEY = /^[A-Za-z_][A-Za-z0-9_.-]*/;
 const DOUBLE_QUOTE_ESCAPES: Record<string, string> = {
   n: '\n',

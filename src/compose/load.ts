@@ -8,7 +8,7 @@ import { confinementSync, type Confinement } from '../containment.js';
 import { ComposeError, type ErrorPlace } from '../errors.js';
 import type { Reason } from '../reasons.js';
 import { dependencyLevels } from './dependencies.js';
-import { parseDotenv } from './dotenv.js';
+import { parseDotenv, plainEnvFile, type EnvFileReader } from './dotenv.js';
 import { interpolateValues, type Lookup } from './interpolate.js';
 import {
   isRecord,
@@ -82,6 +82,8 @@ export interface LoadOptions {
    * mount sources. false only to compare with docker compose, which has no such rule.
    */
   confine?: boolean;
+  /** How the `.env` and env files are read (e.g. decrypted); as they are by default. */
+  readEnvFile?: EnvFileReader;
 }
 
 /**
@@ -119,6 +121,7 @@ interface LoadState {
   extendsCache: Map<string, Map<string, RawRecord>>;
   /** The stack folder every referenced file must stay in; undefined: not confined. */
   confine?: Confinement;
+  readEnvFile: EnvFileReader;
 }
 
 interface Document {
@@ -351,6 +354,7 @@ function readEnvFile(
   required: boolean,
   lookup: Lookup,
   place: ErrorPlace,
+  reader: EnvFileReader,
 ): Record<string, string> {
   let text: string;
   try {
@@ -363,7 +367,7 @@ function readEnvFile(
       place,
     });
   }
-  return parseDotenv(text, path, lookup);
+  return parseDotenv(reader(path, text), path, lookup);
 }
 
 function mergeModels(into: Model, from: Model, file: string, override: boolean): void {
@@ -432,13 +436,13 @@ function includeEnv(
   if (envFile === undefined) {
     const dotenv = join(projectDir, '.env');
     confine(state, dotenv, place, dotenv);
-    return readEnvFile(dotenv, false, osLookup, place);
+    return readEnvFile(dotenv, false, osLookup, place, state.readEnvFile);
   }
   const values: Record<string, string> = {};
   for (const given of typeof envFile === 'string' ? [envFile] : envFile) {
     const path = resolveHostPath(given, at.baseDir, state.home);
     confine(state, path, place, given);
-    Object.assign(values, readEnvFile(path, true, osLookup, place));
+    Object.assign(values, readEnvFile(path, true, osLookup, place, state.readEnvFile));
   }
   return values;
 }
@@ -588,9 +592,17 @@ async function load(dir: string, options: LoadOptions): Promise<LoadResult> {
   confinePath(confined, envPath, { file: envPath });
   const osEnv = options.env ?? process.env;
   const home = osEnv.HOME ?? homedir();
-  const dotenv = readEnvFile(envPath, false, lookupIn(osEnv), { file: envPath });
+  const reader = options.readEnvFile ?? plainEnvFile;
+  const dotenv = readEnvFile(envPath, false, lookupIn(osEnv), { file: envPath }, reader);
   const lookup = lookupIn(osEnv, dotenv);
-  const state: LoadState = { warnings: [], files: [], home, osEnv, extendsCache: new Map() };
+  const state: LoadState = {
+    warnings: [],
+    files: [],
+    home,
+    osEnv,
+    extendsCache: new Map(),
+    readEnvFile: reader,
+  };
   if (confined !== undefined) state.confine = confined;
   const model = loadModel(state, file, workingDir, lookup, []);
 
@@ -645,6 +657,7 @@ async function load(dir: string, options: LoadOptions): Promise<LoadResult> {
       baseDir: entry.baseDir,
       lookup,
       declared,
+      readEnvFile: reader,
       ...(confined === undefined ? {} : { confine: confined }),
     };
     const service = normalizeService(ctx, raw);

@@ -4,7 +4,7 @@ import type { Confinement } from '../containment.js';
 import { parseDuration } from '../duration.js';
 import { ComposeError } from '../errors.js';
 import type { Reason } from '../reasons.js';
-import { parseDotenv } from './dotenv.js';
+import { parseDotenv, type EnvFileReader } from './dotenv.js';
 import type { Lookup } from './interpolate.js';
 import { parseExpose, parseShortPort } from './ports.js';
 import type {
@@ -51,6 +51,8 @@ export interface NormalizeContext {
   };
   /** The stack folder every file the service names must stay in; undefined: not confined. */
   confine?: Confinement;
+  /** How env files are read (e.g. decrypted); as they are when not set. */
+  readEnvFile?: EnvFileReader;
 }
 
 function fail(ctx: NormalizeContext, field: string, message: string, cause?: unknown): never {
@@ -214,7 +216,8 @@ function envFiles(ctx: NormalizeContext, raw: RawService['env_file']): Record<st
       if (!required && (err as NodeJS.ErrnoException).code === 'ENOENT') continue;
       fail(ctx, field, `cannot read env file ${path}`, err);
     }
-    Object.assign(out, parseDotenv(text, path, ctx.lookup));
+    const dotenv = ctx.readEnvFile === undefined ? text : ctx.readEnvFile(path, text);
+    Object.assign(out, parseDotenv(dotenv, path, ctx.lookup));
   }
   return out;
 }

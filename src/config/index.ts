@@ -10,5 +10,10 @@ export {
 } from './load.js';
 export { ENV_ALIASES, ENV_PREFIX, readEnvOverrides, applyEnvOverrides } from './env.js';
 export { redactConfig, REDACTED } from './redact.js';
-export { ConfigFile, crossCheck } from './schema.js';
-export { readConfigSecrets, type BerthSecrets, type ConfigSecrets } from './interpolation-env.js';
+export { AgeSecretsConfig, ConfigFile, crossCheck, SecretsConfig } from './schema.js';
+export {
+  ageIdentitiesOf,
+  readConfigSecrets,
+  type BerthSecrets,
+  type ConfigSecrets,
+} from './interpolation-env.js';

@@ -1,6 +1,10 @@
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import path from 'node:path';
 import { resolveNotifySecrets, type NotifyConfig } from '../notify/schema.js';
+import { ConfigError } from '../errors.js';
 import { settleSecretReads } from '../secret-file.js';
+import { loadIdentities, type AgeIdentity } from '../secrets/index.js';
 import { resolveServerSecrets, type ResolvedServerConfig } from '../server/schema.js';
 import { ENV_PREFIX } from './env.js';
 import type { BerthConfig } from './load.js';
@@ -11,7 +15,16 @@ type Env = Readonly<Record<string, string | undefined>>;
  * Variables berth reads that are not `BERTH_*`: the Docker client's key folder and the ssh
  * agent git may use. Either would hand a repository berth's own credentials as a bind mount.
  */
-const BERTH_READS = new Set(['DOCKER_CERT_PATH', 'SSH_AUTH_SOCK']);
+const BERTH_READS = new Set([
+  'DOCKER_CERT_PATH',
+  'SSH_AUTH_SOCK',
+  // SOPS's own places for age keys, which berth reads (`secrets.age.sopsDefaults`).
+  'SOPS_AGE_KEY',
+  'SOPS_AGE_KEY_FILE',
+]);
+
+/** An age private key wherever it appears: key files, SOPS_AGE_KEY, inline keys. */
+const AGE_SECRET_KEY = /AGE-SECRET-KEY-1[0-9A-Z]+/gi;
 
 /**
  * A secret shorter than this is only withheld where a variable equals it: looking for it
@@ -33,13 +46,18 @@ export interface ConfigSecrets extends BerthSecrets {
   server: ResolvedServerConfig | undefined;
   /** The notification targets with their `…File` keys read. */
   notify: NotifyConfig;
+  /** The age identities that open the stacks' encrypted files (`secrets.age`). */
+  identities: readonly AgeIdentity[];
 }
 
 /**
  * Reads every `…File` key of the config once. Throws one ConfigError listing every file that
  * cannot be used, as the daemon would refuse to start over it (and `berth validate` says).
  */
-export async function readConfigSecrets(config: BerthConfig): Promise<ConfigSecrets> {
+export async function readConfigSecrets(
+  config: BerthConfig,
+  env: Env = process.env,
+): Promise<ConfigSecrets> {
   const baseDir = config.file === undefined ? undefined : path.dirname(config.file);
   const options = { baseDir, file: config.file };
   const server =
@@ -47,15 +65,72 @@ export async function readConfigSecrets(config: BerthConfig): Promise<ConfigSecr
       ? Promise.resolve(undefined)
       : resolveServerSecrets(config.server, options);
   const notify = resolveNotifySecrets(config.notify ?? [], options);
+  const identities = ageIdentitiesOf(config, env);
   // Each problem names the file, as the config loader's own problems do.
-  await settleSecretReads<unknown>([server, notify], config.file, config.file ?? 'env');
-  return secretsOf(config, await server, await notify);
+  await settleSecretReads<unknown>([server, notify, identities], config.file, config.file ?? 'env');
+  const secrets = secretsOf(config, await server, await notify, await identities);
+  const keys = await ageKeyMaterial(config, env);
+  return { ...secrets, values: [...secrets.values, ...keys] };
+}
+
+/** The age settings of a config, with SOPS's defaults when the config has no `secrets`. */
+function ageSettingsOf(
+  config: BerthConfig | undefined,
+): NonNullable<BerthConfig['secrets']>['age'] {
+  return config?.secrets?.age ?? { keyFiles: [], keys: [], sopsDefaults: true };
+}
+
+/**
+ * The identities for the stacks' encrypted files: `secrets.age` of the config, or SOPS's
+ * defaults alone without a config (`berth validate DIR`). A key file that cannot be read is
+ * the config's problem, named with its key path.
+ */
+export async function ageIdentitiesOf(
+  config: BerthConfig | undefined,
+  env: Env = process.env,
+): Promise<AgeIdentity[]> {
+  const age = ageSettingsOf(config);
+  try {
+    return await loadIdentities({
+      keyFiles: age.keyFiles,
+      keys: age.keys,
+      env,
+      useSopsDefaults: age.sopsDefaults,
+    });
+  } catch (err) {
+    const problem = `secrets.age: ${err instanceof Error ? err.message : String(err)}`;
+    throw new ConfigError(`invalid configuration: ${problem}`, [problem], {
+      cause: err,
+      file: config?.file,
+    });
+  }
+}
+
+/**
+ * The private keys themselves, withheld from logs and from interpolation wherever they turn
+ * up. Read here as text: the identities keep theirs out of reach. Unreadable default places
+ * hold none; unreadable key files were reported by ageIdentitiesOf.
+ */
+async function ageKeyMaterial(config: BerthConfig, env: Env): Promise<string[]> {
+  const age = ageSettingsOf(config);
+  const texts = [...age.keys];
+  const files = [...age.keyFiles];
+  if (age.sopsDefaults) {
+    if (env.SOPS_AGE_KEY !== undefined) texts.push(env.SOPS_AGE_KEY);
+    if (env.SOPS_AGE_KEY_FILE !== undefined && env.SOPS_AGE_KEY_FILE !== '')
+      files.push(env.SOPS_AGE_KEY_FILE);
+    const xdg = env.XDG_CONFIG_HOME ?? path.join(env.HOME ?? homedir(), '.config');
+    files.push(path.join(xdg, 'sops', 'age', 'keys.txt'));
+  }
+  for (const file of files) texts.push(await readFile(file, 'utf8').catch(() => ''));
+  return texts.flatMap((text) => text.match(AGE_SECRET_KEY) ?? []);
 }
 
 function secretsOf(
   config: BerthConfig,
   server: ResolvedServerConfig | undefined,
   notify: NotifyConfig,
+  identities: readonly AgeIdentity[],
 ): ConfigSecrets {
   const baseDir = config.file === undefined ? undefined : path.dirname(config.file);
   const resolvePath = (file: string): string => path.resolve(baseDir ?? process.cwd(), file);
@@ -81,7 +156,10 @@ function secretsOf(
   for (const target of config.notify ?? [])
     if (target.type === 'ntfy' && target.tokenFile !== undefined)
       files.push(resolvePath(target.tokenFile));
-  return { server, notify, values: values.filter((v) => v !== ''), files };
+  // age keys: inline ones are secrets as they are, key files are secrets' files.
+  values.push(...(config.secrets?.age.keys ?? []));
+  files.push(...(config.secrets?.age.keyFiles ?? []));
+  return { server, notify, identities, values: values.filter((v) => v !== ''), files };
 }
 
 /**

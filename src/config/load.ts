@@ -44,6 +44,8 @@ export interface BerthConfig {
   policy?: PolicySettings;
   /** Variables of berth's environment hooks get besides the allow-list (`hooks.env`). */
   hooks?: { env: string[] };
+  /** The age identities for encrypted stack files: key files absolute, inline keys as given. */
+  secrets?: { age: { keyFiles: string[]; keys: string[]; sopsDefaults: boolean } };
 }
 
 export interface LoadConfigOptions {
@@ -123,6 +125,11 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Berth
   if (result.data.server !== undefined) config.server = result.data.server;
   if (merged.notify !== undefined) config.notify = result.data.notify;
   if (result.data.policy !== undefined) config.policy = normalizePolicy(result.data.policy);
+  if (merged.secrets !== undefined) {
+    const { age } = result.data.secrets;
+    const keyFiles = age.keyFiles.map((f, i) => resolve(['secrets', 'age', 'keyFiles', `${i}`], f));
+    config.secrets = { age: { keyFiles, keys: age.keys, sopsDefaults: age.sopsDefaults } };
+  }
   return config;
 }
 

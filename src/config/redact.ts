@@ -3,6 +3,9 @@ const SECRET_KEY = /^(?:token|password|secret)$|(?:Token|Password|Secret)$/;
 
 export const REDACTED = '[redacted]';
 
+/** An age private key (`secrets.age.keys`), redacted wherever it turns up. */
+const AGE_SECRET_KEY = /AGE-SECRET-KEY-1/i;
+
 /**
  * A deep copy of a config (or any part of it) safe to print or log: secret values are
  * replaced and credentials in URLs (`https://user:pass@host`) are blanked.
@@ -12,6 +15,7 @@ export function redactConfig<T>(config: T): T {
 }
 
 function redact(value: unknown): unknown {
+  if (typeof value === 'string' && AGE_SECRET_KEY.test(value)) return REDACTED;
   if (typeof value === 'string')
     return value.replace(/^([a-z][\w+.-]*:\/\/)[^/@]*@/i, `$1${REDACTED}@`);
   if (Array.isArray(value)) return value.map(redact);

@@ -94,6 +94,25 @@ export const HooksConfig = z.strictObject({
 });
 export type HooksConfig = z.infer<typeof HooksConfig>;
 
+/**
+ * Config key `secrets`: the keys that open the SOPS- and age-encrypted files stacks commit.
+ * `keyFiles` are keys.txt files (one `AGE-SECRET-KEY-1…` a line), relative to the config
+ * file's folder; `keys` holds identities inline (discouraged: the config file then is a
+ * secret; redacted wherever the config is shown). `sopsDefaults` adds SOPS's own places:
+ * SOPS_AGE_KEY, SOPS_AGE_KEY_FILE and $XDG_CONFIG_HOME/sops/age/keys.txt.
+ */
+export const AgeSecretsConfig = z.strictObject({
+  keyFiles: z.array(z.string().min(1)).default([]),
+  keys: z.array(z.string().min(1)).default([]),
+  sopsDefaults: z.boolean().default(true),
+});
+export type AgeSecretsConfig = z.infer<typeof AgeSecretsConfig>;
+
+export const SecretsConfig = z.strictObject({
+  age: AgeSecretsConfig.prefault({}),
+});
+export type SecretsConfig = z.infer<typeof SecretsConfig>;
+
 export const ConfigFile = z.strictObject({
   source: SourceConfig,
   dataDir: z.string().min(1).default('./data'),
@@ -110,6 +129,8 @@ export const ConfigFile = z.strictObject({
   /** What the repository's compose files may ask Docker for (set here, never in the repo). */
   policy: PolicyConfig.optional(),
   hooks: HooksConfig.prefault({}),
+  /** Keys for the encrypted files of the stacks. */
+  secrets: SecretsConfig.prefault({}),
 });
 export type ConfigFile = z.infer<typeof ConfigFile>;
 

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { ComposeProject, ServiceConfig, VolumeConfig } from '../compose/types.js';
 import { StackError } from '../errors.js';
+import { isDecryptedFileOf } from '../stack/decrypted.js';
 import { isInside, isLiteral, matchesHostGlob, matchesName, normalizeHostPath } from './glob.js';
 import { normalizeCapability, normalizeSecurityOpt, policyForStack } from './presets.js';
 import type { HostNamespace, Policy, PolicyKey, PolicyViolation, StackPolicy } from './types.js';
@@ -128,6 +129,8 @@ function checkHostPath(ctx: Context, where: Where, raw: string): PolicyViolation
   const source = normalizeHostPath(raw);
   if (isInside(source, ctx.workingDir)) return undefined;
   const { rules, dataDir } = ctx.policy;
+  // The plaintext berth wrote of the stack's own encrypted files (its own, so nothing new).
+  if (dataDir !== undefined && isDecryptedFileOf(source, dataDir, ctx.stack)) return undefined;
   const key = keyOf(ctx, 'bindMounts');
   const refuse = (why: string): PolicyViolation =>
     violation(ctx, where, 'bindMounts', source, `host path "${source}" ${why}`);

@@ -1,6 +1,7 @@
 import type { ObservedProject } from '../engine/types.js';
 import { asBerthError, describeError, isTransient, type BerthError } from '../errors.js';
 import { shortVersion } from '../plan/stack-plan.js';
+import { releaseDecrypted } from '../stack/decrypted.js';
 import type { StackState, StackRecord, VersionRef } from '../state/types.js';
 import { getStrategy } from '../strategies/index.js';
 import type { DeploymentResult, ProjectLoader, StrategyTarget } from '../strategies/index.js';
@@ -26,15 +27,46 @@ export interface DeployInput extends RunOptions {
   rejectsPrevious: boolean;
 }
 
-/** The compose loader with its warnings logged once per deployment. */
+/**
+ * The compose loader of everything that hands a project to Docker (every strategy, rollback,
+ * recovery, repair): its warnings logged once per deployment, and the plaintext of the
+ * encrypted files it mounts written where the project points, before any container is made.
+ */
 export function projectLoader(deps: Pick<ReconcilerDeps, 'logger' | 'loadStack'>): ProjectLoader {
   return async (dir, projectName) => {
     const result = await deps.loadStack(dir, projectName);
     for (const warning of result.warnings) {
       deps.logger.warn({ stack: projectName, warning }, 'compose warning');
     }
+    await result.decrypted?.materialize();
     return result.project;
   };
+}
+
+/**
+ * Once a deployment has ended with a version running (the new one, or the one it went back
+ * to), the decrypted files no longer mounted by it go; without a running version, all of them.
+ * A version that does not load any more keeps them all: better a stale file than a container
+ * that cannot restart.
+ */
+export async function releaseDecryptedFiles(
+  deps: Pick<ReconcilerDeps, 'logger' | 'loadStack' | 'folders' | 'decryptedDir' | 'engine'>,
+  stack: string,
+  running: VersionRef | undefined,
+): Promise<void> {
+  const root = deps.decryptedDir;
+  if (root === undefined) return;
+  try {
+    // Nothing said to run, yet containers are left: they may be started again.
+    if (running === undefined && hasContainers(await deps.engine.observe(stack))) return;
+    const keep =
+      running === undefined
+        ? undefined
+        : (await deps.loadStack(deps.folders.runningDir(stack), stack)).project;
+    await releaseDecrypted(root, stack, keep);
+  } catch (err) {
+    deps.logger.warn({ stack, err }, 'decrypted files of a replaced version not removed');
+  }
 }
 
 /** Healthy before the deployment: every service has a running container and none is failing. */
@@ -132,6 +164,8 @@ export async function deploy(deps: ReconcilerDeps, input: DeployInput): Promise<
   } finally {
     recordDeployment(deps, deployment, target, record, result, thrown);
   }
+  // Only when the strategy said what runs: after a throw, what runs is not known.
+  if (result !== undefined) await releaseDecryptedFiles(deps, stack, result.running);
   return outcomeOf(deps, stack, target.version, deployment.id, result, thrown);
 }
 

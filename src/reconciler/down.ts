@@ -1,4 +1,5 @@
 import { asBerthError, describeError } from '../errors.js';
+import { releaseDecryptedFiles } from './deploy.js';
 import type { DeploymentHandle } from './record.js';
 import { broughtDown, pruned, setStatus } from './status.js';
 import type { ReconcilerDeps, StackOutcome } from './types.js';
@@ -37,6 +38,7 @@ export async function downStack(
     }
   }
   if (failure !== undefined) throw asBerthError(failure, 'DownFailed');
+  await releaseDecryptedFiles(deps, stack, undefined);
   deps.logger.info({ stack, trigger: deployment?.trigger }, 'stack brought down');
   return {
     stack,
@@ -56,6 +58,7 @@ export async function pruneStack(
   deps.logger.warn({ stack, trigger: by }, 'stack folder left the repository; pruning');
   try {
     await deps.engine.down(stack, { volumes: false });
+    await releaseDecryptedFiles(deps, stack, undefined);
     const archived = await deps.folders.archive(stack);
     deps.store.upsertStack(stack, { running: undefined, health: 'unknown' });
     setStatus(

@@ -165,6 +165,11 @@ export interface ReconcilerDeps {
   stagingDir: string;
   /** The one compose loader: every check and every deploy reads a stack the same way. */
   loadStack: StackLoader;
+  /**
+   * `<dataDir>/decrypted`: the plaintext of the encrypted files stacks mount. A stack's files
+   * there are removed when the version using them stops running. Unset: nothing is removed.
+   */
+  decryptedDir?: string;
   /** What the operator lets a stack ask Docker for; checked before a deploy is queued. */
   policy: Policy;
   /** Whether the operator lets berth take over the stack's hand-run Compose containers. */

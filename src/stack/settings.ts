@@ -8,6 +8,7 @@ import { duplicateKey } from '../compose/yaml.js';
 import { confinement, escape } from '../containment.js';
 import { BoundedDuration } from '../duration.js';
 import { SettingsError } from '../errors.js';
+import { detectEncrypted } from '../secrets/index.js';
 import {
   DEFAULT_CANARY,
   type BatchSize,
@@ -21,6 +22,8 @@ const COMMENT_START = /^\s*#\s*Deploy Start\s*#\s*$/;
 const COMMENT_END = /^\s*#\s*Deploy End\s*#\s*$/;
 /** Bounds alias expansion ("billion laughs"); settings never need many aliases. */
 const MAX_ALIAS_COUNT = 100;
+/** The comment block's first line, anywhere in a file. */
+const COMMENT_START_ANYWHERE = /^\s*#\s*Deploy Start\s*#\s*$/m;
 /** Cheap pre-check so the compose YAML is only parsed when it can hold the block. */
 const X_BERTH_KEY = /^["']?x-berth["']?\s*:/m;
 
@@ -175,15 +178,34 @@ function xBerthContents(doc: Document, file: string): unknown {
   }
 }
 
+/**
+ * Settings decide whether and how a stack deploys, before any key is at hand (validate, plan,
+ * a host without the keys): they are never read from an encrypted file.
+ */
+function refuseEncrypted(text: string, file: string, what: string): void {
+  const format = detectEncrypted(Buffer.from(text, 'utf8'));
+  if (format === undefined) return;
+  throw new SettingsError(
+    'SettingsEncrypted',
+    `${what} ${file} is encrypted (${format}): deploy settings must be readable without keys; keep them in plain text and encrypt only the files that hold secrets`,
+    { place: { file, stack: basename(resolve(file, '..')) } },
+  );
+}
+
 async function locate(stackDir: string, composeFile: string): Promise<Found | undefined> {
   for (const name of DEPLOY_FILE_NAMES) {
     const file = join(stackDir, name);
     const text = await readIfExists(file, 'deploy settings file');
-    if (text !== undefined)
-      return { origin: 'deploy.yaml', file, raw: parseYaml(text, file, 'deploy settings') };
+    if (text === undefined) continue;
+    refuseEncrypted(text, file, 'deploy settings file');
+    return { origin: 'deploy.yaml', file, raw: parseYaml(text, file, 'deploy settings') };
   }
   const text = await readIfExists(composeFile, 'compose file');
   if (text === undefined) return undefined;
+  // An encrypted compose file holding settings (x-berth or the comment block) is refused;
+  // one without them is the compose loader's to report.
+  if (X_BERTH_KEY.test(text) || COMMENT_START_ANYWHERE.test(text))
+    refuseEncrypted(text, composeFile, 'compose file with deploy settings');
   if (X_BERTH_KEY.test(text)) {
     // Top level only: interpolation, includes and the rest belong to the compose loader.
     // Duplicate keys and the rest are the compose loader's to report, with their line.

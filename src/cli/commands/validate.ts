@@ -1,18 +1,33 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { readConfigSecrets } from '../../config/index.js';
+import { ageIdentitiesOf, readConfigSecrets } from '../../config/index.js';
+import { withoutBerthSecrets } from '../../config/interpolation-env.js';
 import { DefaultsConfig } from '../../config/schema.js';
 import { BerthError, StackError } from '../../errors.js';
 import { sourceRoot, stackLoaderFor } from '../../main.js';
 import { assertPolicy, resolvePolicy, type Policy } from '../../policy/index.js';
+import { createDecryptor, type Decryptor } from '../../secrets/index.js';
 import type { StackLoader } from '../../stack/project.js';
-import type { DeployMethod, SettingsDefaults } from '../../stack/types.js';
+import type {
+  BrokenStack,
+  DeployMethod,
+  DiscoveredStack,
+  SettingsDefaults,
+} from '../../stack/types.js';
 import { discoverStacks } from '../../stack/discover.js';
 import { assertExclusiveVolumesDeclared } from '../../stack/settings.js';
 import type { CliContext } from '../context.js';
 import { EXIT, UsageError, type ExitCode } from '../exit-codes.js';
 import { errorToJson, formatError, formatTable, shortHash, type ErrorJson } from '../format.js';
 import { methodNames } from '../../strategies/index.js';
+import {
+  aboutClosedFile,
+  createUsageLoader,
+  formatEncryptedFiles,
+  inspectEncryptedFiles,
+  type EncryptedFileReport,
+  type UsageLoader,
+} from './encrypted-report.js';
 
 /** Globs used for `validate DIR` when no config names any. */
 export const FALLBACK_PATHS = ['*', 'stacks/*'];
@@ -27,6 +42,8 @@ export interface StackValidation {
   settingsOrigin?: string;
   settingsFile?: string;
   services?: string[];
+  /** Every encrypted file of the stack: format, recipients, whether the keys open it, its uses. */
+  encrypted: EncryptedFileReport[];
   warnings: string[];
   error?: ErrorJson;
 }
@@ -55,46 +72,13 @@ export async function validateCommand(ctx: CliContext, dir: string | undefined):
   const failures: Failure[] = [];
   for (const broken of discovery.broken) {
     failures.push({ stack: broken.name, err: broken.error });
-    results.push({
-      stack: broken.name,
-      dir: broken.dir,
-      valid: false,
-      version: broken.version,
-      warnings: [],
-      error: errorToJson(broken.error),
-    });
+    results.push(await validateBroken(target, broken));
   }
   for (const stack of discovery.stacks) {
     ctx.out.progress(`validating ${stack.name}…`);
-    const base = {
-      stack: stack.name,
-      dir: stack.dir,
-      version: stack.version,
-      method: stack.settings.method,
-      settingsOrigin: stack.settings.origin,
-      settingsFile: stack.settings.file,
-    };
-    try {
-      const loaded = await target.loadStack(stack.dir, stack.name, stack.composeFile);
-      assertExclusiveVolumesDeclared(loaded.project, stack.settings, stack.name);
-      assertPolicy(loaded.project, target.policy, stack.name);
-      results.push({
-        ...base,
-        valid: true,
-        services: Object.keys(loaded.project.services),
-        warnings: loaded.warnings,
-      });
-    } catch (err) {
-      const error =
-        err instanceof BerthError
-          ? err
-          : new StackError('ComposeUnreadable', `cannot load ${stack.composeFile}`, {
-              cause: err,
-              place: { file: stack.composeFile, stack: stack.name },
-            });
-      failures.push({ stack: stack.name, err: error });
-      results.push({ ...base, valid: false, warnings: [], error: errorToJson(error) });
-    }
+    const result = await validateStack(target, stack);
+    results.push(result.validation);
+    if (result.error !== undefined) failures.push({ stack: stack.name, err: result.error });
   }
   results.sort((a, b) => a.stack.localeCompare(b.stack) || a.dir.localeCompare(b.dir));
   const ok = results.length > 0 && results.every((r) => r.valid);
@@ -108,6 +92,71 @@ export async function validateCommand(ctx: CliContext, dir: string | undefined):
       ].join('\n'),
   );
   return ok ? EXIT.ok : EXIT.failed;
+}
+
+/** A folder discovery refused: its encrypted files are still listed when it has a version. */
+async function validateBroken(target: Target, broken: BrokenStack): Promise<StackValidation> {
+  // A folder that is a link, or holds a link out of it, has no version and is not walked.
+  let files: EncryptedFileReport[] = [];
+  if (broken.version !== undefined) {
+    const uses = await target.loadUses(broken.dir, broken.name).catch(() => undefined);
+    ({ files } = await inspectEncryptedFiles(broken.dir, uses, target.decryptor));
+  }
+  return {
+    stack: broken.name,
+    dir: broken.dir,
+    valid: false,
+    version: broken.version,
+    encrypted: files,
+    warnings: [],
+    error: errorToJson(broken.error),
+  };
+}
+
+/**
+ * One stack: the full compose load (which opens the encrypted files it uses), the checks on
+ * the loaded project, then every encrypted file of the folder: one no key opens, used or not,
+ * makes the stack invalid.
+ */
+async function validateStack(
+  target: Target,
+  stack: DiscoveredStack,
+): Promise<{ validation: StackValidation; error?: BerthError }> {
+  const base = {
+    stack: stack.name,
+    dir: stack.dir,
+    version: stack.version,
+    method: stack.settings.method,
+    settingsOrigin: stack.settings.origin,
+    settingsFile: stack.settings.file,
+  };
+  let loaded: Awaited<ReturnType<StackLoader>> | undefined;
+  let error: BerthError | undefined;
+  try {
+    loaded = await target.loadStack(stack.dir, stack.name, stack.composeFile);
+    assertExclusiveVolumesDeclared(loaded.project, stack.settings, stack.name);
+    assertPolicy(loaded.project, target.policy, stack.name);
+  } catch (err) {
+    error =
+      err instanceof BerthError
+        ? err
+        : new StackError('ComposeUnreadable', `cannot load ${stack.composeFile}`, {
+            cause: err,
+            place: { file: stack.composeFile, stack: stack.name },
+          });
+  }
+  const uses =
+    loaded ??
+    (await target.loadUses(stack.dir, stack.name, stack.composeFile).catch(() => undefined));
+  const encrypted = await inspectEncryptedFiles(stack.dir, uses, target.decryptor);
+  error ??= encrypted.error;
+  if (error !== undefined) {
+    const validation = { ...base, valid: false, encrypted: encrypted.files, warnings: [] };
+    return { validation: { ...validation, error: errorToJson(error) }, error };
+  }
+  const services = loaded === undefined ? [] : Object.keys(loaded.project.services);
+  const warnings = loaded?.warnings ?? [];
+  return { validation: { ...base, valid: true, services, encrypted: encrypted.files, warnings } };
 }
 
 /** A git source before its first sync: the config is all there is to check. */
@@ -140,7 +189,7 @@ interface Failure {
   err: unknown;
 }
 
-interface Target {
+export interface Target {
   config: ConfigCheck;
   /** The source is cloned into the data dir (git), so the root exists only after a sync. */
   cloned: boolean;
@@ -149,9 +198,14 @@ interface Target {
   defaults: SettingsDefaults;
   loadStack: StackLoader;
   policy: Policy;
+  /** Opens the stacks' encrypted files with the configured keys (validate DIR: SOPS's own). */
+  decryptor: Decryptor;
+  /** How the stacks use their encrypted files when the stack loader fails. */
+  loadUses: UsageLoader;
 }
 
-async function resolveTarget(ctx: CliContext, dir: string | undefined): Promise<Target> {
+/** What validate (and `berth secrets`, with no DIR) checks: the config's source, or DIR. */
+export async function resolveTarget(ctx: CliContext, dir: string | undefined): Promise<Target> {
   // With DIR, a config is optional: used when named (or ./berth.yaml exists), else defaults.
   const named = ctx.options.config ?? ctx.env.BERTH_CONFIG;
   const fallbackExists = await stat('berth.yaml').then(
@@ -161,7 +215,7 @@ async function resolveTarget(ctx: CliContext, dir: string | undefined): Promise<
   if (dir === undefined || named !== undefined || fallbackExists) {
     const config = await ctx.loadConfig();
     // Every `…File` secret, read once: a problem there is the config's, not the stacks'.
-    const secrets = await readConfigSecrets(config);
+    const secrets = await readConfigSecrets(config, ctx.env);
     return {
       config: { valid: true, file: config.file ?? null },
       cloned: config.source.kind === 'git',
@@ -170,6 +224,8 @@ async function resolveTarget(ctx: CliContext, dir: string | undefined): Promise<
       defaults: config.defaults,
       loadStack: stackLoaderFor(config, secrets),
       policy: resolvePolicy(config.policy, config.dataDir),
+      decryptor: createDecryptor(secrets.identities),
+      loadUses: createUsageLoader(withoutBerthSecrets(ctx.env, secrets)),
     };
   }
   return {
@@ -180,6 +236,8 @@ async function resolveTarget(ctx: CliContext, dir: string | undefined): Promise<
     defaults: builtInDefaults(),
     loadStack: stackLoaderFor(),
     policy: resolvePolicy(undefined),
+    decryptor: createDecryptor(await ageIdentitiesOf(undefined, ctx.env)),
+    loadUses: createUsageLoader(withoutBerthSecrets(ctx.env)),
   };
 }
 
@@ -219,10 +277,15 @@ function formatValidation(
       ]),
     ),
   ];
+  const encrypted = formatEncryptedFiles(
+    results.map((r) => ({ stack: r.stack, files: r.encrypted })),
+  );
+  if (encrypted !== '') lines.push('', encrypted, '');
   for (const r of results) {
     for (const w of r.warnings) lines.push(`${r.stack}: warning: ${w}`);
   }
-  for (const f of failures) lines.push(`${f.stack}: ${formatError(f.err)}`);
+  for (const f of failures)
+    if (!saidAbove(f, results)) lines.push(`${f.stack}: ${formatError(f.err)}`);
   const invalid = results.filter((r) => !r.valid).length;
   lines.push(
     invalid === 0
@@ -230,6 +293,13 @@ function formatValidation(
       : `${invalid} of ${results.length} stack${results.length === 1 ? '' : 's'} invalid`,
   );
   return lines.join('\n');
+}
+
+/** An error about an encrypted file that does not open: its line under the table says it. */
+function saidAbove(failure: Failure, results: StackValidation[]): boolean {
+  return results.some(
+    (r) => r.stack === failure.stack && aboutClosedFile(failure.err, r.dir, r.encrypted),
+  );
 }
 
 function settingsLabel(root: string, r: StackValidation): string | undefined {
