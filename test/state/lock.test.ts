@@ -4,7 +4,7 @@ import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Clock } from '../../src/clock.js';
 import { StateError } from '../../src/errors.js';
 import {
@@ -200,7 +200,8 @@ describe('data dir lock', () => {
       const lock = await waiting;
       locks.push(lock);
       expect(lock.holder.pid).toBe(process.pid);
-      expect(holder.output()).toContain('released');
+      // The holder says so after it let go: its line may trail the lock we now hold.
+      await vi.waitFor(() => expect(holder.output()).toContain('released'), { timeout: 10_000 });
       expect(readLockHolder(dataDir)).toEqual(lock.holder);
     },
     CHILD_TIMEOUT,
