@@ -1,8 +1,7 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { loadConfig, type LoadConfigOptions } from '../../src/config/load.js';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.js';
+import { useConfigDir } from './config-dir.js';
 import {
   BoundedDuration,
   DURATION_TOO_LONG,
@@ -11,36 +10,15 @@ import {
   parseBoundedDuration,
   timerDelay,
 } from '../../src/duration.js';
-import { ConfigError, SettingsError } from '../../src/errors.js';
+import { SettingsError } from '../../src/errors.js';
 import { NotifyConfig } from '../../src/notify/schema.js';
 import { readDeploySettings } from '../../src/stack/settings.js';
 import { methodNames } from '../../src/strategies/index.js';
 import { systemClock } from '../../src/clock.js';
 import { DEFAULTS } from '../stack/fixtures.js';
 
-let dir: string;
-
-beforeEach(() => {
-  dir = mkdtempSync(path.join(tmpdir(), 'berth-bounds-'));
-  mkdirSync(path.join(dir, 'stacks'));
-});
-
-afterEach(() => {
-  rmSync(dir, { recursive: true, force: true });
-});
-
-function write(name: string, text: string): string {
-  const file = path.join(dir, name);
-  mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(file, text);
-  return file;
-}
-
-async function problems(options: LoadConfigOptions): Promise<string[]> {
-  const err = await loadConfig({ cwd: dir, env: {}, ...options }).catch((e: unknown) => e);
-  expect(err).toBeInstanceOf(ConfigError);
-  return (err as ConfigError).problems;
-}
+const cfg = useConfigDir('berth-bounds-');
+const { write, problems } = cfg;
 
 const GIT = 'source:\n  git:\n    url: https://git.example.org/ops/stacks.git\n';
 const TOO_LONG = `must be at most 576h (24 days)`;
@@ -135,7 +113,7 @@ describe('bounded durations', () => {
     ['drain: 577h\n', 'drain'],
     ['canary:\n  window: 1000h\n', 'canary.window'],
   ])('refuses a deploy setting above the maximum: %s', async (text, field) => {
-    const stack = path.join(dir, 'stacks', 'web');
+    const stack = path.join(cfg.path, 'stacks', 'web');
     write('stacks/web/compose.yaml', 'services:\n  web:\n    image: busybox\n');
     write('stacks/web/deploy.yaml', text);
     const err = await readDeploySettings(
@@ -150,7 +128,7 @@ describe('bounded durations', () => {
   });
 
   it('takes a hook timeout of 24 days in the comment block', async () => {
-    const stack = path.join(dir, 'stacks', 'web');
+    const stack = path.join(cfg.path, 'stacks', 'web');
     write(
       'stacks/web/compose.yaml',
       '# Deploy Start #\n# hooks:\n#   timeout: 576h\n# Deploy End #\nservices:\n  web:\n    image: busybox\n',

@@ -1,34 +1,11 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { loadConfig, type LoadConfigOptions } from '../../src/config/load.js';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.js';
+import { useConfigDir } from './config-dir.js';
 import { redactConfig } from '../../src/config/redact.js';
-import { ConfigError } from '../../src/errors.js';
 
-let dir: string;
-
-beforeEach(() => {
-  dir = mkdtempSync(path.join(tmpdir(), 'berth-config-'));
-  mkdirSync(path.join(dir, 'stacks'));
-});
-
-afterEach(() => {
-  rmSync(dir, { recursive: true, force: true });
-});
-
-function write(name: string, text: string): string {
-  const file = path.join(dir, name);
-  mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(file, text);
-  return file;
-}
-
-async function problems(options: LoadConfigOptions): Promise<string[]> {
-  const err = await loadConfig({ cwd: dir, env: {}, ...options }).catch((e: unknown) => e);
-  expect(err).toBeInstanceOf(ConfigError);
-  return (err as ConfigError).problems;
-}
+const cfg = useConfigDir('berth-config-');
+const { write, problems } = cfg;
 
 const GIT = 'source:\n  git:\n    url: https://git.example.org/ops/stacks.git\n';
 
@@ -43,7 +20,7 @@ describe('loadConfig from a file', () => {
         git: { url: 'https://git.example.org/ops/stacks.git', branch: 'main', depth: 1 },
         paths: ['*'],
       },
-      dataDir: path.join(dir, 'conf', 'data'),
+      dataDir: path.join(cfg.path, 'conf', 'data'),
       defaults: {
         deploy: true,
         method: 'simple',
@@ -137,8 +114,8 @@ describe('loadConfig from a file', () => {
         tag: 'v*',
         depth: 1,
         auth: {
-          sshKeyFile: path.join(dir, 'keys/id'),
-          knownHostsFile: path.join(dir, 'keys/hosts'),
+          sshKeyFile: path.join(cfg.path, 'keys/id'),
+          knownHostsFile: path.join(cfg.path, 'keys/hosts'),
         },
       },
       paths: ['stacks/*'],
@@ -148,7 +125,7 @@ describe('loadConfig from a file', () => {
   it('takes a local folder as source', async () => {
     const file = write('berth.yaml', 'source: { path: ., paths: ["stacks/*"] }\n');
     const config = await loadConfig({ file, env: {} });
-    expect(config.source).toEqual({ kind: 'local', path: dir, paths: ['stacks/*'] });
+    expect(config.source).toEqual({ kind: 'local', path: cfg.path, paths: ['stacks/*'] });
   });
 
   it('uses the token username default and trims the token file', async () => {
@@ -163,9 +140,11 @@ describe('loadConfig from a file', () => {
 
   it('finds ./berth.yaml, then $BERTH_CONFIG, when no file is named', async () => {
     write('berth.yaml', GIT);
-    expect((await loadConfig({ cwd: dir, env: {} })).file).toBe(path.join(dir, 'berth.yaml'));
+    expect((await loadConfig({ cwd: cfg.path, env: {} })).file).toBe(
+      path.join(cfg.path, 'berth.yaml'),
+    );
     const other = write('etc/other.yaml', 'source: { path: /tmp }\n');
-    const config = await loadConfig({ cwd: dir, env: { BERTH_CONFIG: other } });
+    const config = await loadConfig({ cwd: cfg.path, env: { BERTH_CONFIG: other } });
     expect(config.file).toBe(other);
     expect(config.source.kind).toBe('local');
   });
@@ -174,7 +153,7 @@ describe('loadConfig from a file', () => {
 describe('env overrides', () => {
   it('builds a whole config from env alone', async () => {
     const config = await loadConfig({
-      cwd: dir,
+      cwd: cfg.path,
       env: {
         BERTH_GIT_URL: 'https://git.example.org/a.git',
         BERTH_GIT_BRANCH: 'prod',
@@ -195,7 +174,7 @@ describe('env overrides', () => {
       },
       paths: ['*'],
     });
-    expect(config.dataDir).toBe(path.join(dir, 'state'));
+    expect(config.dataDir).toBe(path.join(cfg.path, 'state'));
     expect(config.log.level).toBe('warn');
   });
 
@@ -203,7 +182,7 @@ describe('env overrides', () => {
     const file = write('conf/berth.yaml', GIT);
     const config = await loadConfig({
       file,
-      cwd: dir,
+      cwd: cfg.path,
       env: {
         BERTH_SOURCE__GIT__URL: 'https://other.example.org/b.git',
         BERTH_source__git__DEPTH: '5',
@@ -247,15 +226,15 @@ describe('env overrides', () => {
   it('resolves env paths against the working directory, file paths against the file', async () => {
     const file = write('conf/berth.yaml', 'source: { path: ../stacks }\ndataDir: data\n');
     const fromFile = await loadConfig({ file, cwd: '/', env: {} });
-    expect(fromFile.source).toMatchObject({ path: path.join(dir, 'stacks') });
-    expect(fromFile.dataDir).toBe(path.join(dir, 'conf', 'data'));
+    expect(fromFile.source).toMatchObject({ path: path.join(cfg.path, 'stacks') });
+    expect(fromFile.dataDir).toBe(path.join(cfg.path, 'conf', 'data'));
     const fromEnv = await loadConfig({
       file,
-      cwd: dir,
+      cwd: cfg.path,
       env: { BERTH_SOURCE_PATH: 'stacks', BERTH_DATA_DIR: 'here' },
     });
-    expect(fromEnv.source).toMatchObject({ path: path.join(dir, 'stacks') });
-    expect(fromEnv.dataDir).toBe(path.join(dir, 'here'));
+    expect(fromEnv.source).toMatchObject({ path: path.join(cfg.path, 'stacks') });
+    expect(fromEnv.dataDir).toBe(path.join(cfg.path, 'here'));
   });
 
   it('switches the source kind: BERTH_GIT_URL replaces source.path and back', async () => {
@@ -263,8 +242,8 @@ describe('env overrides', () => {
     const toGit = await loadConfig({ file: local, env: { BERTH_GIT_URL: 'file:///srv/r.git' } });
     expect(toGit.source).toMatchObject({ kind: 'git', git: { url: 'file:///srv/r.git' } });
     const git = write('git.yaml', `${GIT}    tag: "v*"\n`);
-    const toLocal = await loadConfig({ file: git, cwd: dir, env: { BERTH_SOURCE_PATH: '.' } });
-    expect(toLocal.source).toEqual({ kind: 'local', path: dir, paths: ['*'] });
+    const toLocal = await loadConfig({ file: git, cwd: cfg.path, env: { BERTH_SOURCE_PATH: '.' } });
+    expect(toLocal.source).toEqual({ kind: 'local', path: cfg.path, paths: ['*'] });
     const toBranch = await loadConfig({ file: git, env: { BERTH_GIT_BRANCH: 'main' } });
     expect(toBranch.source.kind === 'git' && toBranch.source.git).toMatchObject({ branch: 'main' });
   });
@@ -324,7 +303,7 @@ describe('refused configs', () => {
         expect.stringMatching(new RegExp(`^${file}:6: source\\.git\\.depth: .*>=0`)),
         `${file}:7: source.git.brnch: unknown key`,
         `${file}:8: source.git.auth.tokenFile: token and tokenFile are mutually exclusive`,
-        `${file}:8: source.git.auth.tokenFile: cannot read ${path.join(dir, 'missing.txt')} (ENOENT)`,
+        `${file}:8: source.git.auth.tokenFile: cannot read ${path.join(cfg.path, 'missing.txt')} (ENOENT)`,
         `${file}:9: source.paths[0]: must be relative to the source root and stay inside it`,
         `${file}:9: source.paths[1]: must be relative to the source root and stay inside it`,
         expect.stringMatching(new RegExp(`^${file}:11: defaults\\.method: .*"blue-green"`)),
@@ -385,12 +364,12 @@ describe('refused configs', () => {
   it('names the file when a secret or folder cannot be read', async () => {
     const file = write('berth.yaml', 'source:\n  path: nowhere\n');
     expect(await problems({ file })).toEqual([
-      `${file}:2: source.path: cannot read ${path.join(dir, 'nowhere')} (ENOENT)`,
+      `${file}:2: source.path: cannot read ${path.join(cfg.path, 'nowhere')} (ENOENT)`,
     ]);
     write('empty-token', '\n');
     const empty = write('empty.yaml', `${GIT}    auth: { tokenFile: empty-token }\n`);
     expect((await problems({ file: empty }))[0]).toContain(
-      `${path.join(dir, 'empty-token')} is empty`,
+      `${path.join(cfg.path, 'empty-token')} is empty`,
     );
     const env = await problems({
       env: { BERTH_GIT_URL: 'https://h/r.git', BERTH_GIT_TOKEN_FILE: '/no/such/token' },
@@ -401,7 +380,7 @@ describe('refused configs', () => {
   });
 
   it('refuses a named config file that does not exist', async () => {
-    const missing = path.join(dir, 'missing.yaml');
+    const missing = path.join(cfg.path, 'missing.yaml');
     const list = await problems({ file: missing });
     expect(list[0]).toBe(`${missing}: cannot read the config file (ENOENT)`);
   });
