@@ -31,14 +31,10 @@ describe('berth healthcheck (built CLI)', { timeout: 180_000 }, () => {
     await daemon.waitForLog('daemon started', 60_000);
 
     // The config the way the image finds it: ./berth.yaml in the working directory.
-    const started = Date.now();
     const up = await runBerth(['healthcheck'], { cwd: path.dirname(config) });
-    const tookMs = Date.now() - started;
     expect(up.code, up.stderr).toBe(0);
     expect(up.stdout).toBe('');
     expect(up.stderr).toBe('');
-    // Generous for a loaded machine; alone it takes well under a second.
-    expect(tookMs).toBeLessThan(5_000);
 
     const json = await runBerth(['healthcheck', '--json', '--config', config]);
     expect(json.code).toBe(0);
