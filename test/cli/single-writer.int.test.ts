@@ -63,14 +63,16 @@ describe('one writer per data dir (real CLI processes, git, Docker)', () => {
     return h!.store.listDeployments(stack, 50);
   }
 
+  function latestAt(stack: string, step: string): DeploymentRecord | undefined {
+    const [latest] = deploymentsOf(stack);
+    if (latest?.state !== 'RUNNING') return undefined;
+    return h!.store.getJournal(latest.id).some((j) => j.step === step) ? latest : undefined;
+  }
+
   /** Resolves once the stack's newest deployment has journaled `step` (and is still RUNNING). */
   function reached(stack: string, step: string): Promise<DeploymentRecord> {
     return waitFor(
-      soft(() => {
-        const [latest] = deploymentsOf(stack);
-        if (latest?.state !== 'RUNNING') return undefined;
-        return h!.store.getJournal(latest.id).some((j) => j.step === step) ? latest : undefined;
-      }),
+      soft(() => latestAt(stack, step)),
       120_000,
       `${stack} at ${step}`,
     );
@@ -190,10 +192,32 @@ describe('one writer per data dir (real CLI processes, git, Docker)', () => {
       cwd: ROOT,
       detached: true,
       env: { ...process.env, BERTH_FAILPOINT: `${stack}:wait-healthy` },
-      stdio: 'ignore',
+      stdio: ['ignore', 'ignore', 'pipe'],
     });
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    const killed = await reached(stack, 'wait-healthy');
+    let stderr = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk: string) => (stderr += chunk));
+    let exitCode: number | null | undefined;
+    const exited = new Promise((resolve) =>
+      child.once('exit', (code) => {
+        exitCode = code;
+        resolve(code);
+      }),
+    );
+    // Fails at once (with what the process printed) when it ends before the failpoint,
+    // instead of running out the clock on a deployment that will never come.
+    const killed = await waitFor(
+      () => {
+        if (exitCode !== undefined)
+          throw new Error(`berth exited ${exitCode} before wait-healthy:\n${stderr}`);
+        return soft(() => latestAt(stack, 'wait-healthy'))();
+      },
+      // Generous: on a loaded CI machine a concurrent image build can hold dockerd up.
+      240_000,
+      `${stack} at wait-healthy`,
+    ).catch((error: unknown) => {
+      throw new Error(`${String(error)}\nberth stderr:\n${stderr.slice(-4000)}`);
+    });
     expect(readLockHolder(h.dataDir)?.pid).toBe(child.pid);
     process.kill(-child.pid!, 'SIGKILL');
     await exited;
@@ -218,5 +242,5 @@ describe('one writer per data dir (real CLI processes, git, Docker)', () => {
     expect(h.store.getStack(stack)?.state, JSON.stringify(h.store.getStack(stack))).toBe(
       'AVAILABLE',
     );
-  });
+  }, 400_000);
 });
