@@ -28,6 +28,9 @@ WORKDIR /opt/berth
 # refuse a lock file some npm 11 setups write (no optional packages of other platforms);
 # `npm install` then installs from it (as scripts/install-deps.sh does).
 COPY package.json package-lock.json ./
+# Where better-sqlite3 fetches its prebuilt binary, for build hosts that cannot reach GitHub
+# but have a mirror (npm's own setting, passed through; unset by default).
+ARG npm_config_better_sqlite3_binary_host
 RUN npm ci || npm install
 
 # build: compile, then keep only what runs.

@@ -34,4 +34,6 @@ if ! docker info >/dev/null 2>&1; then
   docker info >/dev/null 2>&1 || { echo "dockerd did not come up; see /tmp/berth-dockerd.log" >&2; exit 1; }
 fi
 
+# The private-registry tests run a real registry (docker-registry, htpasswd).
+bash "$(dirname "$0")/ensure-registry.sh"
 bash "$(dirname "$0")/build-fixture-image.sh"

@@ -14,6 +14,11 @@ import { createControlPlane, type ControlPlane } from './control/control-plane.j
 import { createDispatcher, type Dispatcher } from './control/dispatcher.js';
 import { createEffects, type Effects } from './control/effects.js';
 import { createDockerEngine } from './engine/docker-engine.js';
+import {
+  createRegistryCredentials,
+  dockerConfigFile,
+  type RegistryCredentials,
+} from './engine/registry-credentials.js';
 import type { ContainerEngine } from './engine/types.js';
 import { createHookRunner } from './hooks/runner.js';
 import { withholdFromLogs, type Logger } from './log.js';
@@ -100,15 +105,29 @@ export function stackLoaderFor(config?: BerthConfig, secrets?: ConfigSecrets): S
       ...(config === undefined ? {} : { decryptedDir: decryptedDirOf(config) }),
     });
   };
-  return async (dir, stack, file) => {
+  return async (dir, stack) => {
     loader ??= build();
-    return (await loader)(dir, stack, file);
+    return (await loader)(dir, stack);
   };
 }
 
 /** Where the plaintext of encrypted files that deploys mount is written. */
 function decryptedDirOf(config: BerthConfig): string {
   return path.join(config.dataDir, DECRYPTED_FOLDER);
+}
+
+/**
+ * The registry credentials of every pull, build and digest look-up: berth's `registries`, then
+ * the Docker config.json berth's user would use. Secrets found there are withheld from logs.
+ */
+function registryCredentialsOf(secrets: ConfigSecrets, logger: Logger): RegistryCredentials {
+  return createRegistryCredentials({
+    logins: secrets.registries,
+    dockerConfig: dockerConfigFile(process.env),
+    env: process.env,
+    logger,
+    onSecret: withholdFromLogs,
+  });
 }
 
 /** Builds every adapter from the config, the reconciler, the dispatcher and the control plane. */
@@ -127,7 +146,12 @@ export async function createApp(config: BerthConfig, options: AppOptions): Promi
   const adopts = options.adopts ?? ((stack: string): boolean => mayAdopt(policy, stack));
   const deps: ReconcilerDeps = {
     source: createSourceFromConfig(config, logger),
-    engine: createDockerEngine({ logger, adopts, dataDir: config.dataDir }),
+    engine: createDockerEngine({
+      logger,
+      adopts,
+      dataDir: config.dataDir,
+      credentials: registryCredentialsOf(secrets, logger),
+    }),
     store: openStateStore(path.join(config.dataDir, 'berth.db'), { clock }),
     folders: createStackFolders(config.dataDir),
     hooks: createHookRunner({ logger, env: config.hooks?.env ?? [] }),

@@ -101,6 +101,8 @@ export const REASONS = {
   InspectFailed: 'Docker could not inspect an object',
   ImageUnavailable: 'an image is neither present nor pullable',
   ImageBuildFailed: 'an image build failed',
+  RegistryAuthFailed:
+    'a registry refused the credentials for an image (or wanted some): see berth’s registries and the Docker config',
   NetworkCreateFailed: 'a network could not be created',
   NetworkUpdateFailed: 'a container could not be moved between networks',
   NetworkFailed: 'a network operation failed',

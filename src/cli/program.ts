@@ -219,6 +219,24 @@ function buildProgram(execute: Execute, io: CliIo): Command {
       ),
     );
 
+  command('config', 'print each stack as berth deploys it, in Compose’s canonical form')
+    .argument('[stack]', 'stack name (default: every stack)')
+    .addOption(
+      new Option('--format <format>', 'yaml or json (--json: json)').choices(['yaml', 'json']),
+    )
+    .addHelpText('after', '\nSecrets are always masked (********); no option prints them.')
+    .action(
+      async (stack: string | undefined, options: CommonOptions & { format?: 'yaml' | 'json' }) =>
+        // --json is --format json here; errors of stacks that do not load stay on stderr.
+        execute({ ...options, json: false }, async (ctx) =>
+          (await import('./commands/config.js')).configCommand(
+            ctx,
+            stack,
+            options.format ?? (options.json === true ? 'json' : 'yaml'),
+          ),
+        ),
+    );
+
   command(
     'secrets',
     'list the encrypted files of each stack, how the stack uses them and whether the keys open them',

@@ -12,6 +12,7 @@ import { parseDotenv, plainEnvFile, type EnvFileReader } from './dotenv.js';
 import { interpolateValues, type Lookup } from './interpolate.js';
 import {
   isRecord,
+  mergeDefinition,
   mergeService,
   prepareService,
   stripMarkers,
@@ -45,18 +46,64 @@ export const COMPOSE_FILE_NAMES = [
   'docker-compose.yml',
 ] as const;
 
-/** Returns the absolute path of the folder's compose file, or undefined when it has none. */
-export async function findComposeFile(dir: string): Promise<string | undefined> {
-  for (const name of COMPOSE_FILE_NAMES) {
+/**
+ * The override files Compose merges over the compose file found by name, in its order of
+ * preference (compose-go's DefaultOverrideFileNames): the first one present is used, whatever
+ * the main file is called.
+ */
+export const COMPOSE_OVERRIDE_FILE_NAMES = [
+  'compose.override.yml',
+  'compose.override.yaml',
+  'docker-compose.override.yml',
+  'docker-compose.override.yaml',
+] as const;
+
+async function present(dir: string, names: readonly string[]): Promise<string[]> {
+  const found: string[] = [];
+  for (const name of names) {
     const path = resolve(dir, name);
     try {
       await access(path);
-      return path;
+      found.push(path);
     } catch {
       // not this one
     }
   }
-  return undefined;
+  return found;
+}
+
+/** Returns the absolute path of the folder's compose file, or undefined when it has none. */
+export async function findComposeFile(dir: string): Promise<string | undefined> {
+  return (await present(dir, COMPOSE_FILE_NAMES))[0];
+}
+
+/** The files Compose loads from a folder given no `-f`: main and override, and what it warns. */
+interface DefaultSelection {
+  files: string[];
+  warnings: string[];
+}
+
+async function defaultSelection(dir: string): Promise<DefaultSelection> {
+  const main = await findComposeFile(dir);
+  if (main === undefined) return { files: [], warnings: [] };
+  const overrides = await present(dir, COMPOSE_OVERRIDE_FILE_NAMES);
+  const [override] = overrides;
+  if (override === undefined) return { files: [main], warnings: [] };
+  const warnings =
+    overrides.length > 1
+      ? [
+          `several override files: ${overrides.map((f) => basename(f)).join(', ')}; using ${basename(override)}, as Compose does`,
+        ]
+      : [];
+  return { files: [main, override], warnings };
+}
+
+/**
+ * The compose files Compose uses in a folder given no `-f`: the first of COMPOSE_FILE_NAMES,
+ * then the first of COMPOSE_OVERRIDE_FILE_NAMES when there is one. Empty when there is none.
+ */
+export async function findComposeFiles(dir: string): Promise<string[]> {
+  return (await defaultSelection(resolve(dir))).files;
 }
 
 /** Normalizes a project name as Compose does: lowercase, only [a-z0-9_-], starting with a letter or digit. */
@@ -70,9 +117,17 @@ export function normalizeProjectName(name: string): string {
 export interface LoadOptions {
   /** Overrides the top-level `name:` and the folder name. */
   projectName?: string;
-  /** Compose file, relative to `dir`; found by COMPOSE_FILE_NAMES when omitted. */
-  file?: string;
-  /** Environment for interpolation; defaults to process.env. Wins over the project's `.env`. */
+  /**
+   * Compose files relative to `dir`, merged in order as Compose merges `-f` files (the first
+   * is the base, each next one an override). Omitted or empty: findComposeFiles's.
+   */
+  files?: string[];
+  /**
+   * Env files relative to `dir` that interpolation reads instead of `.env` (Compose's
+   * `--env-file`), later files winning.
+   */
+  envFiles?: string[];
+  /** Environment for interpolation; defaults to process.env. Wins over `.env` (or envFiles). */
   env?: Record<string, string | undefined>;
   /** Active profiles; defaults to COMPOSE_PROFILES. */
   profiles?: string[];
@@ -334,7 +389,8 @@ function resolveExtends(
     if (base === undefined)
       throw extendsError(where.file, name, 'extends.service', `service "${ext.service}" not found`);
   }
-  const merged = mergeService(base, local);
+  // Markers the base kept for its own merges mean nothing to what extends it.
+  const merged = mergeService(stripMarkers(base) as RawRecord, local);
   services.set(name, merged);
   return merged;
 }
@@ -370,7 +426,17 @@ function readEnvFile(
   return parseDotenv(reader(path, text), path, lookup);
 }
 
+/**
+ * Merges `from` into `into`: as an override file (`override`, Compose's `-f` order and an
+ * include's list of paths) or as an include, where defining anything twice is a conflict.
+ * Services keep their `!reset`/`!override` markers until here: they apply to this merge.
+ */
 function mergeModels(into: Model, from: Model, file: string, override: boolean): void {
+  if (override) {
+    if (from.name !== undefined) into.name = from.name;
+    // As compose-go: a top-level x- key of an override replaces the base's whole.
+    Object.assign(into.extensions, from.extensions);
+  }
   for (const [name, entry] of from.services) {
     const existing = into.services.get(name);
     if (existing !== undefined && !override) {
@@ -384,7 +450,7 @@ function mergeModels(into: Model, from: Model, file: string, override: boolean):
       name,
       existing === undefined
         ? entry
-        : { ...entry, value: mergeService(existing.value, entry.value) },
+        : { ...entry, value: mergeService(stripMarkers(existing.value) as RawRecord, entry.value) },
     );
   }
   for (const section of SECTIONS) {
@@ -397,7 +463,12 @@ function mergeModels(into: Model, from: Model, file: string, override: boolean):
           { place: { file, field: `${section}.${key}` } },
         );
       }
-      into[section].set(key, entry);
+      into[section].set(
+        key,
+        existing === undefined
+          ? entry
+          : { ...entry, value: mergeDefinition(existing.value, entry.value) },
+      );
     }
   }
 }
@@ -516,7 +587,8 @@ function loadModel(
   if (top.name !== undefined) model.name = top.name;
   for (const name of [...prepared.keys()]) {
     const value = resolveExtends(state, prepared, name, { file, lookup }, []) ?? {};
-    model.services.set(name, { value: stripMarkers(value) as RawRecord, file, baseDir });
+    // Markers stay for an override file's merge; load strips them once all files are merged.
+    model.services.set(name, { value, file, baseDir });
   }
   for (const section of SECTIONS) {
     for (const [key, raw] of Object.entries(top[section] ?? {}))
@@ -573,38 +645,85 @@ export async function loadProject(dir: string, options: LoadOptions = {}): Promi
   }
 }
 
+/** The compose files to merge, absolute, each inside the folder and present. */
+async function selectFiles(
+  workingDir: string,
+  given: string[] | undefined,
+  confined: Confinement | undefined,
+): Promise<DefaultSelection> {
+  if (given === undefined || given.length === 0) {
+    const found = await defaultSelection(workingDir);
+    if (found.files.length === 0)
+      throw new ComposeError(
+        'ComposeFileNotFound',
+        `no compose file in ${workingDir} (looked for ${COMPOSE_FILE_NAMES.join(', ')})`,
+        { place: { file: workingDir } },
+      );
+    // Found by name, a compose file can still be a link out of the folder.
+    for (const file of found.files) confinePath(confined, file, { file });
+    return found;
+  }
+  const files = given.map((name) => resolve(workingDir, name));
+  for (const [index, file] of files.entries()) {
+    confinePath(confined, file, { file }, given[index]);
+    try {
+      await access(file);
+    } catch (err) {
+      throw new ComposeError('ComposeFileNotFound', `compose file ${file} does not exist`, {
+        cause: err,
+        place: { file },
+      });
+    }
+  }
+  return { files, warnings: [] };
+}
+
+/**
+ * What interpolation reads besides the environment: the folder's `.env` when present, or
+ * the env files given instead (Compose's `--env-file`: each required, later ones winning).
+ */
+function interpolationValues(
+  workingDir: string,
+  options: LoadOptions,
+  osEnv: Record<string, string | undefined>,
+  confined: Confinement | undefined,
+): Record<string, string> {
+  const reader = options.readEnvFile ?? plainEnvFile;
+  const given = options.envFiles ?? [];
+  if (given.length === 0) {
+    const envPath = join(workingDir, '.env');
+    confinePath(confined, envPath, { file: envPath });
+    return readEnvFile(envPath, false, lookupIn(osEnv), { file: envPath }, reader);
+  }
+  const values: Record<string, string> = {};
+  for (const name of given) {
+    const path = resolve(workingDir, name);
+    confinePath(confined, path, { file: path }, name);
+    Object.assign(values, readEnvFile(path, true, lookupIn(osEnv, values), { file: path }, reader));
+  }
+  return values;
+}
+
 async function load(dir: string, options: LoadOptions): Promise<LoadResult> {
   const workingDir = resolve(dir);
-  let file: string | undefined;
-  if (options.file !== undefined) file = resolve(workingDir, options.file);
-  else file = await findComposeFile(workingDir);
-  if (file === undefined) {
-    throw new ComposeError(
-      'ComposeFileNotFound',
-      `no compose file in ${workingDir} (looked for ${COMPOSE_FILE_NAMES.join(', ')})`,
-      { place: { file: workingDir } },
-    );
-  }
   const confined = options.confine === false ? undefined : confinementSync(workingDir);
-  // Found by name, the compose file and `.env` can still be links out of the folder.
-  confinePath(confined, file, { file }, options.file);
-  const envPath = join(workingDir, '.env');
-  confinePath(confined, envPath, { file: envPath });
+  const selected = await selectFiles(workingDir, options.files, confined);
   const osEnv = options.env ?? process.env;
-  const home = osEnv.HOME ?? homedir();
-  const reader = options.readEnvFile ?? plainEnvFile;
-  const dotenv = readEnvFile(envPath, false, lookupIn(osEnv), { file: envPath }, reader);
-  const lookup = lookupIn(osEnv, dotenv);
+  const lookup = lookupIn(osEnv, interpolationValues(workingDir, options, osEnv, confined));
   const state: LoadState = {
-    warnings: [],
+    warnings: [...selected.warnings],
     files: [],
-    home,
+    home: osEnv.HOME ?? homedir(),
     osEnv,
     extendsCache: new Map(),
-    readEnvFile: reader,
+    readEnvFile: options.readEnvFile ?? plainEnvFile,
   };
   if (confined !== undefined) state.confine = confined;
+  const [file, ...overrides] = selected.files as [string, ...string[]];
+  // Every file's relative paths resolve against the project folder, as Compose's do.
   const model = loadModel(state, file, workingDir, lookup, []);
+  for (const override of overrides)
+    mergeModels(model, loadModel(state, override, workingDir, lookup, []), override, true);
 
   const name = normalizeProjectName(options.projectName ?? model.name ?? basename(workingDir));
   if (name === '') {
@@ -637,6 +756,8 @@ async function load(dir: string, options: LoadOptions): Promise<LoadResult> {
     configs: validateSection(model, 'configs', RawFileDefinition, 'config'),
   };
   const services: Record<string, ServiceConfig> = {};
+  /** The profiles the services name, enabled or not. */
+  const named = new Set<string>();
   for (const [serviceName, entry] of model.services) {
     if (!SERVICE_NAME.test(serviceName)) {
       throw new ComposeError(
@@ -645,11 +766,12 @@ async function load(dir: string, options: LoadOptions): Promise<LoadResult> {
         { place: { file: entry.file, service: serviceName } },
       );
     }
-    const raw = parseRaw(RawService, entry.value, {
+    const raw = parseRaw(RawService, stripMarkers(entry.value), {
       file: entry.file,
       service: serviceName,
       what: 'service',
     });
+    for (const profile of raw.profiles ?? []) named.add(String(profile));
     if (!isEnabled(raw.profiles, active)) continue;
     const ctx: NormalizeContext = {
       file: entry.file,
@@ -657,7 +779,7 @@ async function load(dir: string, options: LoadOptions): Promise<LoadResult> {
       baseDir: entry.baseDir,
       lookup,
       declared,
-      readEnvFile: reader,
+      readEnvFile: state.readEnvFile,
       ...(confined === undefined ? {} : { confine: confined }),
     };
     const service = normalizeService(ctx, raw);
@@ -670,6 +792,10 @@ async function load(dir: string, options: LoadOptions): Promise<LoadResult> {
     }
     services[serviceName] = service;
   }
+  // A profile asked for by name that no service has is a typo more often than not.
+  for (const profile of options.profiles ?? [])
+    if (profile !== '*' && !named.has(profile))
+      warn(state, `profile "${profile}" is not used by any service`);
   for (const service of Object.values(services)) {
     for (const [dependency, config] of Object.entries(service.dependsOn)) {
       if (config.required && services[dependency] === undefined) {

@@ -174,17 +174,35 @@ function field(item: unknown, name: string): unknown {
   return isRecord(item) ? item[name] : undefined;
 }
 
+/** Where a secret or config lands in the container, as Compose indexes them when merging. */
+function mountTarget(item: unknown, dir: string): unknown {
+  const target = field(item, 'target') ?? field(item, 'source');
+  if (typeof target !== 'string') return target;
+  return target.startsWith('/') ? target : `${dir}/${target}`;
+}
+
+/** Logging options belong to their driver: a different driver replaces the whole section. */
+function mergeLogging(base: RawRecord, over: RawRecord, path: string): RawRecord {
+  const driver = over.driver;
+  if (driver !== undefined && base.driver !== undefined && driver !== base.driver) return over;
+  return mergeRecords(base, over, path);
+}
+
 function mergeValue(base: unknown, over: unknown, path: string): unknown {
   if (over instanceof ResetMarker) return undefined;
   if (over instanceof OverrideMarker) return over.value;
+  // As Compose: an empty entry (`networks: [front]` over `front: { aliases: [...] }`) keeps
+  // the mapping it overrides; an empty scalar (`environment: { A: }`) still replaces.
+  if (over === null && isRecord(base)) return base;
   if (REPLACED.has(path)) return over;
   if (Array.isArray(base) && Array.isArray(over)) {
     if (path === 'volumes') return mergeByKey(base, over, (v) => field(v, 'target'));
-    if (path === 'secrets' || path === 'configs')
-      return mergeByKey(base, over, (v) => field(v, 'target') ?? field(v, 'source'));
+    if (path === 'secrets') return mergeByKey(base, over, (v) => mountTarget(v, '/run/secrets'));
+    if (path === 'configs') return mergeByKey(base, over, (v) => mountTarget(v, ''));
     return appendUnique(base, over);
   }
-  if (isRecord(base) && isRecord(over)) return mergeRecords(base, over, path);
+  if (isRecord(base) && isRecord(over))
+    return path === 'logging' ? mergeLogging(base, over, path) : mergeRecords(base, over, path);
   return over;
 }
 
@@ -200,12 +218,27 @@ function mergeRecords(base: RawRecord, over: RawRecord, path: string): RawRecord
 
 /**
  * Merges a service over the one it extends (or an override file's service over the base) with
- * Compose's rules: mappings merge, sequences append without duplicates (volumes and
- * secrets/configs by target), command, entrypoint and healthcheck test replace; `!reset` drops
- * the inherited value and `!override` replaces it whole.
+ * Compose's rules: mappings merge key by key (environment, labels, sysctls, extra_hosts and
+ * depends_on are mappings by then), sequences append without duplicates (ports, expose, dns,
+ * ...; volumes by target, secrets and configs by where they land), command, entrypoint and
+ * healthcheck test replace, a logging driver of its own brings only its own options, an empty
+ * entry keeps an inherited mapping; `!reset` drops the inherited value and `!override`
+ * replaces it whole.
  */
 export function mergeService(base: RawRecord, over: RawRecord): RawRecord {
   return mergeRecords(base, over, '');
+}
+
+/** A path prefix no service field has, so a definition's keys get no service rule. */
+const DEFINITION = '\u0000definition';
+
+/**
+ * Merges a top-level definition (`networks.x`, `volumes.x`, ...) of an override file over the
+ * base's: key by key, so an override can add `internal: true` without repeating the driver.
+ */
+export function mergeDefinition(base: unknown, over: unknown): unknown {
+  if (isRecord(base) && isRecord(over)) return mergeRecords(base, over, DEFINITION);
+  return over ?? base;
 }
 
 /** Removes `!reset` fields and unwraps `!override` once nothing is left to merge. */

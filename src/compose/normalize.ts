@@ -17,8 +17,10 @@ import type {
 import { splitShellWords } from './shellwords.js';
 import type {
   BuildConfig,
+  BlkioConfig,
   DeployConfig,
   DependsOnConfig,
+  DeviceRequestConfig,
   FileReference,
   HealthcheckConfig,
   NetworkConfig,
@@ -284,6 +286,7 @@ function volume(ctx: NormalizeContext, field: string, raw: string | RawVolumeLon
     }
     out.volume = { nocopy: long.volume?.nocopy ?? false };
     if (long.volume?.subpath !== undefined) out.volume.subpath = long.volume.subpath;
+    if (long.volume?.labels !== undefined) out.volume.labels = stringMap(long.volume.labels);
   } else if (long.volume !== undefined) {
     fail(ctx, `${field}.volume`, `only for type volume, not ${long.type}`);
   }
@@ -329,6 +332,7 @@ function networks(
     if (entry?.ipv6_address !== undefined) attachment.ipv6Address = entry.ipv6_address;
     if (entry?.priority !== undefined) attachment.priority = entry.priority;
     if (entry?.link_local_ips !== undefined) attachment.linkLocalIps = entry.link_local_ips;
+    if (entry?.driver_opts !== undefined) attachment.driverOpts = stringMap(entry.driver_opts);
     entries.push([key, attachment]);
   }
   if (entries.length === 0) entries.push(['default', { aliases: [] }]);
@@ -398,19 +402,59 @@ function limits(
   return out;
 }
 
+type RawDeviceRequest = NonNullable<
+  NonNullable<NonNullable<RawService['deploy']>['resources']>['reservations']
+>['devices'];
+
+/**
+ * Device requests as Compose reads them: without count or device_ids a request is for every
+ * device (-1); `gpus` entries always ask for the `gpu` capability.
+ */
+function deviceRequests(
+  ctx: NormalizeContext,
+  field: string,
+  raw: NonNullable<RawDeviceRequest>,
+  gpu: boolean,
+): DeviceRequestConfig[] {
+  return raw.map((entry, index) => {
+    const at = `${field}[${index}]`;
+    if (!gpu && (entry.capabilities === undefined || entry.capabilities.length === 0))
+      fail(ctx, `${at}.capabilities`, 'a device request needs capabilities, such as [gpu]');
+    if (entry.count !== undefined && entry.device_ids !== undefined)
+      fail(ctx, at, 'count and device_ids exclude each other');
+    const capabilities = entry.capabilities ?? [];
+    const out: DeviceRequestConfig = {
+      capabilities: gpu && !capabilities.includes('gpu') ? [...capabilities, 'gpu'] : capabilities,
+    };
+    if (entry.driver !== undefined) out.driver = entry.driver;
+    if (entry.device_ids !== undefined) out.deviceIds = entry.device_ids;
+    else out.count = entry.count === undefined || entry.count === 'all' ? -1 : entry.count;
+    if (entry.options !== undefined) out.options = stringMap(entry.options);
+    return out;
+  });
+}
+
 function deploy(ctx: NormalizeContext, raw: NonNullable<RawService['deploy']>): DeployConfig {
   const out: DeployConfig = {};
+  if (raw.mode === 'global')
+    fail(ctx, 'deploy.mode', 'global runs one container per swarm node; berth deploys to one host');
   if (raw.replicas !== undefined) out.replicas = raw.replicas;
   if (raw.resources !== undefined) {
     out.resources = {};
     if (raw.resources.limits !== undefined)
       out.resources.limits = limits(ctx, 'deploy.resources.limits', raw.resources.limits);
-    if (raw.resources.reservations !== undefined)
-      out.resources.reservations = limits(
-        ctx,
-        'deploy.resources.reservations',
-        raw.resources.reservations,
-      );
+    const reservations = raw.resources.reservations;
+    if (reservations !== undefined) {
+      const field = 'deploy.resources.reservations';
+      out.resources.reservations = limits(ctx, field, reservations);
+      if (reservations.devices !== undefined)
+        out.resources.reservations.devices = deviceRequests(
+          ctx,
+          `${field}.devices`,
+          reservations.devices,
+          false,
+        );
+    }
   }
   const policy = raw.restart_policy;
   if (policy !== undefined) {
@@ -578,7 +622,92 @@ export function normalizeService(ctx: NormalizeContext, raw: RawService): Servic
   if (raw.pid !== undefined) service.pid = raw.pid;
   if (raw.ipc !== undefined) service.ipc = raw.ipc;
   if (raw.platform !== undefined) service.platform = raw.platform;
+  hostTuning(ctx, raw, service);
   return service;
+}
+
+function inRange(
+  ctx: NormalizeContext,
+  field: string,
+  value: number,
+  min: number,
+  max?: number,
+): number {
+  if (value < min || (max !== undefined && value > max))
+    fail(
+      ctx,
+      field,
+      max === undefined ? `must be ${min} or more` : `must be between ${min} and ${max}`,
+    );
+  return value;
+}
+
+/** cpu_rt_period and cpu_rt_runtime: a number of microseconds, or a duration. */
+function microseconds(ctx: NormalizeContext, field: string, value: string | number): number {
+  if (typeof value === 'number' || /^\d+$/.test(value)) return Number(value);
+  return duration(ctx, field, value) * 1000;
+}
+
+/** Memory plus swap; -1 (unlimited swap) is the one value that is not a size. */
+function memswap(ctx: NormalizeContext, value: string | number): number {
+  return value === -1 || value === '-1' ? -1 : size(ctx, 'memswap_limit', value);
+}
+
+function blkio(ctx: NormalizeContext, raw: NonNullable<RawService['blkio_config']>): BlkioConfig {
+  const out: BlkioConfig = {};
+  const rates = (field: string, list: { path: string; rate: string | number }[]) =>
+    list.map((entry, index) => ({
+      path: entry.path,
+      rate: size(ctx, `blkio_config.${field}[${index}].rate`, entry.rate),
+    }));
+  if (raw.weight !== undefined)
+    out.weight = inRange(ctx, 'blkio_config.weight', raw.weight, 10, 1000);
+  if (raw.weight_device !== undefined) out.weightDevice = raw.weight_device;
+  if (raw.device_read_bps !== undefined)
+    out.deviceReadBps = rates('device_read_bps', raw.device_read_bps);
+  if (raw.device_read_iops !== undefined) out.deviceReadIops = raw.device_read_iops;
+  if (raw.device_write_bps !== undefined)
+    out.deviceWriteBps = rates('device_write_bps', raw.device_write_bps);
+  if (raw.device_write_iops !== undefined) out.deviceWriteIops = raw.device_write_iops;
+  return out;
+}
+
+/** Runtime, cgroup, CPU, memory and namespace settings: each set only when the file sets it. */
+function hostTuning(ctx: NormalizeContext, raw: RawService, service: ServiceConfig): void {
+  if (raw.runtime !== undefined) service.runtime = raw.runtime;
+  if (raw.cgroup !== undefined) service.cgroup = raw.cgroup;
+  if (raw.cgroup_parent !== undefined) service.cgroupParent = raw.cgroup_parent;
+  if (raw.cpu_count !== undefined) service.cpuCount = inRange(ctx, 'cpu_count', raw.cpu_count, 0);
+  if (raw.cpu_percent !== undefined)
+    service.cpuPercent = inRange(ctx, 'cpu_percent', raw.cpu_percent, 0, 100);
+  if (raw.cpu_period !== undefined) service.cpuPeriod = raw.cpu_period;
+  if (raw.cpu_quota !== undefined) service.cpuQuota = raw.cpu_quota;
+  if (raw.cpu_rt_period !== undefined)
+    service.cpuRtPeriod = microseconds(ctx, 'cpu_rt_period', raw.cpu_rt_period);
+  if (raw.cpu_rt_runtime !== undefined)
+    service.cpuRtRuntime = microseconds(ctx, 'cpu_rt_runtime', raw.cpu_rt_runtime);
+  if (raw.cpuset !== undefined) service.cpuset = raw.cpuset;
+  if (raw.mem_swappiness !== undefined)
+    service.memSwappiness = inRange(ctx, 'mem_swappiness', raw.mem_swappiness, 0, 100);
+  if (raw.memswap_limit !== undefined) service.memswapLimit = memswap(ctx, raw.memswap_limit);
+  if (raw.oom_kill_disable !== undefined) service.oomKillDisable = raw.oom_kill_disable;
+  if (raw.oom_score_adj !== undefined)
+    service.oomScoreAdj = inRange(ctx, 'oom_score_adj', raw.oom_score_adj, -1000, 1000);
+  if (raw.pids_limit !== undefined) service.pidsLimit = raw.pids_limit;
+  if (raw.storage_opt !== undefined) service.storageOpt = raw.storage_opt;
+  if (raw.userns_mode !== undefined) service.usernsMode = raw.userns_mode;
+  if (raw.uts !== undefined) service.uts = raw.uts;
+  if (raw.device_cgroup_rules !== undefined) service.deviceCgroupRules = raw.device_cgroup_rules;
+  if (raw.blkio_config !== undefined) service.blkio = blkio(ctx, raw.blkio_config);
+  if (raw.mac_address !== undefined) service.macAddress = raw.mac_address;
+  if (raw.external_links !== undefined) service.externalLinks = raw.external_links;
+  if (raw.isolation !== undefined) service.isolation = raw.isolation;
+  if (raw.annotations !== undefined) service.annotations = stringMap(raw.annotations);
+  if (raw.gpus !== undefined)
+    service.gpus =
+      raw.gpus === 'all'
+        ? [{ capabilities: ['gpu'], count: -1 }]
+        : deviceRequests(ctx, 'gpus', raw.gpus, true);
 }
 
 function externalName(external: boolean | { name?: string } | undefined): {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ComposeError } from '../errors.js';
-import type { Reason } from '../reasons.js';
+import { refusedReason } from './fields.js';
 
 /**
  * The raw shape of a compose file, after interpolation (so numbers and booleans may arrive as
@@ -52,6 +52,9 @@ export const RawPort = z.union([
     host_ip: z.string().optional(),
     protocol: z.enum(['tcp', 'udp', 'sctp']).optional(),
     mode: z.enum(['ingress', 'host']).optional(),
+    // Metadata for tools (Docker Desktop); the Engine has no field for them, as in Compose.
+    name: z.string().optional(),
+    app_protocol: z.string().optional(),
   }),
 ]);
 export type RawPort = z.infer<typeof RawPort>;
@@ -68,7 +71,13 @@ export const RawVolumeLong = z.strictObject({
       selinux: z.enum(['z', 'Z']).optional(),
     })
     .optional(),
-  volume: z.strictObject({ nocopy: Bool.optional(), subpath: z.string().optional() }).optional(),
+  volume: z
+    .strictObject({
+      nocopy: Bool.optional(),
+      subpath: z.string().optional(),
+      labels: ListOrDict.optional(),
+    })
+    .optional(),
   tmpfs: z.strictObject({ size: Size.optional(), mode: Mode.optional() }).optional(),
   consistency: z.string().optional(),
 });
@@ -82,6 +91,7 @@ const ServiceNetworkEntry = z.union([
     ipv6_address: z.string().optional(),
     priority: Int.optional(),
     link_local_ips: StrList.optional(),
+    driver_opts: StrDict.optional(),
   }),
 ]);
 
@@ -118,10 +128,28 @@ const Limits = z.strictObject({
   pids: Int.optional(),
 });
 
+/** A device request (deploy.resources.reservations.devices, gpus). */
+const DeviceRequest = z.strictObject({
+  capabilities: StrList.optional(),
+  count: z.union([Int, z.literal('all')]).optional(),
+  device_ids: StrList.optional(),
+  driver: z.string().optional(),
+  options: ListOrDict.optional(),
+});
+
+const Reservations = z.strictObject({
+  cpus: Num.optional(),
+  memory: Size.optional(),
+  pids: Int.optional(),
+  devices: z.array(DeviceRequest).optional(),
+});
+
 const Deploy = z.strictObject({
+  // Only `replicated`: a `global` service has nothing to mean on one host (refused when normalized).
+  mode: z.enum(['replicated', 'global']).optional(),
   replicas: Int.optional(),
   resources: z
-    .strictObject({ limits: Limits.optional(), reservations: Limits.optional() })
+    .strictObject({ limits: Limits.optional(), reservations: Reservations.optional() })
     .optional(),
   restart_policy: z
     .strictObject({
@@ -132,6 +160,17 @@ const Deploy = z.strictObject({
     })
     .optional(),
   labels: ListOrDict.optional(),
+});
+
+const BlkioRate = z.strictObject({ path: z.string(), rate: Size });
+const BlkioIops = z.strictObject({ path: z.string(), rate: Int });
+const Blkio = z.strictObject({
+  weight: Int.optional(),
+  weight_device: z.array(z.strictObject({ path: z.string(), weight: Int })).optional(),
+  device_read_bps: z.array(BlkioRate).optional(),
+  device_read_iops: z.array(BlkioIops).optional(),
+  device_write_bps: z.array(BlkioRate).optional(),
+  device_write_iops: z.array(BlkioIops).optional(),
 });
 
 const ExtraHosts = z.union([StrList, z.record(z.string(), z.union([Scalar, StrList]))]);
@@ -240,6 +279,34 @@ export const RawService = z.strictObject({
   links: StrList.optional(),
   profiles: StrList.optional(),
   platform: z.string().optional(),
+  runtime: z.string().optional(),
+  cgroup: z.enum(['host', 'private']).optional(),
+  cgroup_parent: z.string().optional(),
+  cpu_count: Int.optional(),
+  cpu_percent: Int.optional(),
+  cpu_period: Int.optional(),
+  cpu_quota: Int.optional(),
+  // Microseconds, or a duration.
+  cpu_rt_period: Duration.optional(),
+  cpu_rt_runtime: Duration.optional(),
+  cpuset: Scalar.optional(),
+  mem_swappiness: Int.optional(),
+  memswap_limit: Size.optional(),
+  oom_kill_disable: Bool.optional(),
+  oom_score_adj: Int.optional(),
+  pids_limit: Int.optional(),
+  storage_opt: z.record(z.string(), Scalar).optional(),
+  userns_mode: z.string().optional(),
+  uts: z.string().optional(),
+  device_cgroup_rules: StrList.optional(),
+  blkio_config: Blkio.optional(),
+  mac_address: z.string().optional(),
+  external_links: StrList.optional(),
+  isolation: z.string().optional(),
+  annotations: ListOrDict.optional(),
+  gpus: z.union([z.literal('all'), z.array(DeviceRequest)]).optional(),
+  // Which containers `compose up` follows the output of; berth never attaches.
+  attach: Bool.optional(),
 });
 export type RawService = z.infer<typeof RawService>;
 
@@ -357,19 +424,42 @@ export function parseRaw<T extends z.ZodType>(
   if (result.success) return result.data;
   const issue = deepestIssue(result.error.issues[0] as z.core.$ZodIssue);
   const base = where.prefix === undefined ? [] : [where.prefix];
-  let field: string;
-  let message: string;
-  let reason: Reason = 'ComposeFieldInvalid';
-  if (issue.code === 'unrecognized_keys') {
-    field = fieldPath([...base, ...issue.path, issue.keys[0] ?? '']);
-    message = 'unsupported field';
-    reason = 'ComposeFieldUnsupported';
-  } else {
-    field = fieldPath([...base, ...issue.path]);
-    message = issue.message;
-  }
   const subject = where.service === undefined ? where.what : `service "${where.service}"`;
-  throw new ComposeError(reason, `${where.file}: ${subject}: field "${field}": ${message}`, {
-    place: { file: where.file, service: where.service, field },
-  });
+  if (issue.code === 'unrecognized_keys') {
+    const key = issue.keys[0] ?? '';
+    const field = fieldPath([...base, ...issue.path, key]);
+    const why = refusedReason(specPath(where, [...issue.path, key])) ?? UNKNOWN_FIELD;
+    throw new ComposeError(
+      'ComposeFieldUnsupported',
+      `${where.file}: ${subject}: field "${field}" is not supported: ${why}`,
+      { place: { file: where.file, service: where.service, field } },
+    );
+  }
+  const field = fieldPath([...base, ...issue.path]);
+  throw new ComposeError(
+    'ComposeFieldInvalid',
+    `${where.file}: ${subject}: field "${field}": ${issue.message}`,
+    { place: { file: where.file, service: where.service, field } },
+  );
+}
+
+const UNKNOWN_FIELD = 'not a compose-spec field berth knows';
+
+/**
+ * The field's path from the top of the compose file, as REFUSED_FIELDS spells it: names of
+ * services and definitions become `*`, list positions `[]`.
+ */
+function specPath(where: { service?: string; prefix?: string }, path: PropertyKey[]): string[] {
+  const out: string[] = [];
+  if (where.service !== undefined) out.push('services', '*');
+  else if (where.prefix !== undefined) {
+    const dot = where.prefix.indexOf('.');
+    out.push(dot < 0 ? where.prefix : where.prefix.slice(0, dot));
+    if (dot >= 0) out.push('*');
+  }
+  for (const part of path) {
+    if (typeof part === 'number' && out.length > 0) out[out.length - 1] += '[]';
+    else out.push(String(part));
+  }
+  return out;
 }

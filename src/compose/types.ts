@@ -65,7 +65,7 @@ export interface ServiceVolume {
   target: string;
   readOnly: boolean;
   bind?: { propagation?: string; createHostPath: boolean; selinux?: 'z' | 'Z' };
-  volume?: { nocopy: boolean; subpath?: string };
+  volume?: { nocopy: boolean; subpath?: string; labels?: Record<string, string> };
   tmpfs?: { size?: number; mode?: number };
   consistency?: string;
 }
@@ -76,6 +76,7 @@ export interface ServiceNetwork {
   ipv6Address?: string;
   priority?: number;
   linkLocalIps?: string[];
+  driverOpts?: Record<string, string>;
 }
 
 /** `disable: true` turns off a healthcheck the image defines. Durations in milliseconds. */
@@ -116,9 +117,22 @@ export interface ResourceLimits {
   pids?: number;
 }
 
+/** A request for devices a driver provides (GPUs): `gpus` and deploy.resources.reservations.devices. */
+export interface DeviceRequestConfig {
+  driver?: string;
+  /** Number of devices; -1 for all. Left out when deviceIds names them. */
+  count?: number;
+  deviceIds?: string[];
+  capabilities: string[];
+  options?: Record<string, string>;
+}
+
 export interface DeployConfig {
   replicas?: number;
-  resources?: { limits?: ResourceLimits; reservations?: ResourceLimits };
+  resources?: {
+    limits?: ResourceLimits;
+    reservations?: ResourceLimits & { devices?: DeviceRequestConfig[] };
+  };
   restartPolicy?: {
     condition?: 'none' | 'on-failure' | 'any';
     maxAttempts?: number;
@@ -137,6 +151,16 @@ export interface DeviceMapping {
 export interface Ulimit {
   soft: number;
   hard: number;
+}
+
+/** Block IO limits; rates in bytes (or operations) per second. */
+export interface BlkioConfig {
+  weight?: number;
+  weightDevice?: { path: string; weight: number }[];
+  deviceReadBps?: { path: string; rate: number }[];
+  deviceReadIops?: { path: string; rate: number }[];
+  deviceWriteBps?: { path: string; rate: number }[];
+  deviceWriteIops?: { path: string; rate: number }[];
 }
 
 export interface LoggingConfig {
@@ -220,6 +244,37 @@ export interface ServiceConfig {
   links: string[];
   profiles: string[];
   platform?: string;
+  // The fields below were added after stacks were deployed with berth: each is left out when
+  // the compose file does not set it, so existing services keep their config hash.
+  runtime?: string;
+  cgroup?: 'host' | 'private';
+  cgroupParent?: string;
+  cpuCount?: number;
+  cpuPercent?: number;
+  cpuPeriod?: number;
+  cpuQuota?: number;
+  /** Microseconds. */
+  cpuRtPeriod?: number;
+  /** Microseconds. */
+  cpuRtRuntime?: number;
+  cpuset?: string;
+  memSwappiness?: number;
+  /** Bytes of memory plus swap; -1 for unlimited swap. */
+  memswapLimit?: number;
+  oomKillDisable?: boolean;
+  oomScoreAdj?: number;
+  pidsLimit?: number;
+  storageOpt?: Record<string, string>;
+  usernsMode?: string;
+  uts?: string;
+  deviceCgroupRules?: string[];
+  blkio?: BlkioConfig;
+  macAddress?: string;
+  /** "container" or "container:alias", containers outside the project. */
+  externalLinks?: string[];
+  isolation?: string;
+  annotations?: Record<string, string>;
+  gpus?: DeviceRequestConfig[];
 }
 
 export interface NetworkConfig {

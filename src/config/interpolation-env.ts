@@ -2,12 +2,14 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { resolveNotifySecrets, type NotifyConfig } from '../notify/schema.js';
+import type { RegistryLogin } from '../engine/registry-credentials.js';
 import { ConfigError } from '../errors.js';
-import { settleSecretReads } from '../secret-file.js';
+import { readSecretFile, settleSecretReads } from '../secret-file.js';
 import { loadIdentities, type AgeIdentity } from '../secrets/index.js';
 import { resolveServerSecrets, type ResolvedServerConfig } from '../server/schema.js';
 import { ENV_PREFIX } from './env.js';
 import type { BerthConfig } from './load.js';
+import type { RegistryConfig } from './schema.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -48,6 +50,8 @@ export interface ConfigSecrets extends BerthSecrets {
   notify: NotifyConfig;
   /** The age identities that open the stacks' encrypted files (`secrets.age`). */
   identities: readonly AgeIdentity[];
+  /** berth's registry logins (`registries`) with their `passwordFile`s read. */
+  registries: readonly RegistryLogin[];
 }
 
 /**
@@ -66,11 +70,48 @@ export async function readConfigSecrets(
       : resolveServerSecrets(config.server, options);
   const notify = resolveNotifySecrets(config.notify ?? [], options);
   const identities = ageIdentitiesOf(config, env);
+  const registries = registryLogins(config.registries ?? [], options);
   // Each problem names the file, as the config loader's own problems do.
-  await settleSecretReads<unknown>([server, notify, identities], config.file, config.file ?? 'env');
+  await settleSecretReads<unknown>(
+    [server, notify, identities, registries],
+    config.file,
+    config.file ?? 'env',
+  );
   const secrets = secretsOf(config, await server, await notify, await identities);
+  const logins = await registries;
   const keys = await ageKeyMaterial(config, env);
-  return { ...secrets, values: [...secrets.values, ...keys] };
+  return {
+    ...secrets,
+    registries: logins,
+    values: [...secrets.values, ...logins.map((login) => login.password), ...keys],
+    files: [...secrets.files, ...registryPasswordFiles(config, baseDir)],
+  };
+}
+
+/** The registry logins with their passwords: inline, or read from `passwordFile`. */
+async function registryLogins(
+  entries: readonly RegistryConfig[],
+  options: { baseDir: string | undefined; file: string | undefined },
+): Promise<RegistryLogin[]> {
+  return settleSecretReads(
+    entries.map(async (entry, i) => ({
+      server: entry.server,
+      username: entry.username,
+      password:
+        entry.passwordFile === undefined
+          ? (entry.password ?? '')
+          : await readSecretFile(entry.passwordFile, `registries[${i}].passwordFile`, options),
+    })),
+    options.file,
+  );
+}
+
+function registryPasswordFiles(config: BerthConfig, baseDir?: string): string[] {
+  return (config.registries ?? []).flatMap((entry) =>
+    entry.passwordFile === undefined
+      ? []
+      : [path.resolve(baseDir ?? process.cwd(), entry.passwordFile)],
+  );
 }
 
 /** The age settings of a config, with SOPS's defaults when the config has no `secrets`. */
@@ -131,7 +172,7 @@ function secretsOf(
   server: ResolvedServerConfig | undefined,
   notify: NotifyConfig,
   identities: readonly AgeIdentity[],
-): ConfigSecrets {
+): Omit<ConfigSecrets, 'registries'> {
   const baseDir = config.file === undefined ? undefined : path.dirname(config.file);
   const resolvePath = (file: string): string => path.resolve(baseDir ?? process.cwd(), file);
   const values: string[] = [];

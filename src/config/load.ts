@@ -16,7 +16,14 @@ import { applyEnvOverrides, readEnvOverrides, type EnvOverride } from './env.js'
 import type { NotifyConfig } from '../notify/schema.js';
 import { normalizePolicy, type PolicySettings } from '../policy/index.js';
 import type { ServerConfig } from '../server/schema.js';
-import { ConfigFile, crossCheck, isObject, type ConfigProblem, type LogLevel } from './schema.js';
+import {
+  ConfigFile,
+  crossCheck,
+  isObject,
+  type ConfigProblem,
+  type LogLevel,
+  type RegistryConfig,
+} from './schema.js';
 
 /** The file looked for in the working directory when none is named. */
 export const DEFAULT_CONFIG_FILE = 'berth.yaml';
@@ -46,6 +53,8 @@ export interface BerthConfig {
   hooks?: { env: string[] };
   /** The age identities for encrypted stack files: key files absolute, inline keys as given. */
   secrets?: { age: { keyFiles: string[]; keys: string[]; sopsDefaults: boolean } };
+  /** Private registry logins; `passwordFile` absolute, read by readConfigSecrets. */
+  registries?: RegistryConfig[];
 }
 
 export interface LoadConfigOptions {
@@ -130,6 +139,15 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Berth
     const keyFiles = age.keyFiles.map((f, i) => resolve(['secrets', 'age', 'keyFiles', `${i}`], f));
     config.secrets = { age: { keyFiles, keys: age.keys, sopsDefaults: age.sopsDefaults } };
   }
+  if (result.data.registries.length > 0)
+    config.registries = result.data.registries.map((entry, i) =>
+      entry.passwordFile === undefined
+        ? entry
+        : {
+            ...entry,
+            passwordFile: resolve(['registries', `${i}`, 'passwordFile'], entry.passwordFile),
+          },
+    );
   return config;
 }
 
@@ -151,6 +169,7 @@ function normalize(
       markBad: defaults.markBad,
       redeployGood: defaults.redeployGood,
       hooks: { timeoutMs: defaults.hookTimeout },
+      updates: { images: defaults.updates.images },
       ...(defaults.drain === undefined ? {} : { drainMs: defaults.drain }),
       ...(defaults.canary === undefined
         ? {}

@@ -1,6 +1,7 @@
 import { validate as validateCron } from 'node-cron';
 import { z } from 'zod';
 import { BoundedDuration } from '../duration.js';
+import { normalizeRegistry } from '../engine/registry-auth.js';
 import { NotifyConfig } from '../notify/schema.js';
 import { PolicyConfig } from '../policy/schema.js';
 import { ServerConfig } from '../server/schema.js';
@@ -61,6 +62,8 @@ export const DefaultsConfig = z.strictObject({
   /** blue-green and canary: how long an old container drains after leaving the aliases. */
   drain: Duration.optional(),
   canary: CanaryInput.optional(),
+  /** `images: true`: a new registry digest behind a stack's image tag is a new version. */
+  updates: z.strictObject({ images: z.boolean().default(false) }).prefault({}),
 });
 export type DefaultsConfig = z.infer<typeof DefaultsConfig>;
 
@@ -113,6 +116,45 @@ export const SecretsConfig = z.strictObject({
 });
 export type SecretsConfig = z.infer<typeof SecretsConfig>;
 
+/**
+ * One entry of `registries`: a login for a private registry, used for every pull, build and
+ * digest look-up of an image on that server before the Docker config.json is consulted.
+ * `server` as people write it (`registry.example.com:5000`, `https://ghcr.io`, `docker.io`);
+ * the password inline or, better, in a file (`passwordFile`, relative to the config's folder).
+ */
+export const RegistryConfig = z
+  .strictObject({
+    server: z
+      .string()
+      .min(1)
+      .refine((server) => /^[^\s/@]+$/.test(normalizeRegistry(server)), {
+        message: 'expected a registry host, e.g. registry.example.com:5000 or ghcr.io',
+      }),
+    username: z.string().min(1),
+    password: z.string().min(1).optional(),
+    passwordFile: z.string().min(1).optional(),
+  })
+  .refine((entry) => (entry.password === undefined) !== (entry.passwordFile === undefined), {
+    message: 'set either password or passwordFile',
+  });
+export type RegistryConfig = z.infer<typeof RegistryConfig>;
+
+/** Each server once: two logins for one registry would leave which one is used to chance. */
+export const RegistriesConfig = z.array(RegistryConfig).superRefine((entries, ctx) => {
+  const seen = new Map<string, number>();
+  entries.forEach((entry, i) => {
+    const registry = normalizeRegistry(entry.server);
+    const first = seen.get(registry);
+    if (first === undefined) seen.set(registry, i);
+    else
+      ctx.addIssue({
+        code: 'custom',
+        path: [i, 'server'],
+        message: `${registry} is listed twice (also registries[${first}])`,
+      });
+  });
+});
+
 export const ConfigFile = z.strictObject({
   source: SourceConfig,
   dataDir: z.string().min(1).default('./data'),
@@ -131,6 +173,8 @@ export const ConfigFile = z.strictObject({
   hooks: HooksConfig.prefault({}),
   /** Keys for the encrypted files of the stacks. */
   secrets: SecretsConfig.prefault({}),
+  /** Logins for private registries; the Docker config.json is read after them. */
+  registries: RegistriesConfig.default([]),
 });
 export type ConfigFile = z.infer<typeof ConfigFile>;
 

@@ -2,6 +2,7 @@ import type Docker from 'dockerode';
 import semver from 'semver';
 import type {
   ComposeProject,
+  DeviceRequestConfig,
   FileReference,
   SecretOrConfigDefinition,
   ServiceConfig,
@@ -82,7 +83,7 @@ export interface MountSpec {
   ReadOnly?: boolean;
   Consistency?: string;
   BindOptions?: { Propagation?: string; CreateMountpoint?: boolean };
-  VolumeOptions?: { NoCopy?: boolean; Subpath?: string };
+  VolumeOptions?: { NoCopy?: boolean; Subpath?: string; Labels?: Record<string, string> };
   TmpfsOptions?: { SizeBytes?: number; Mode?: number };
 }
 
@@ -99,6 +100,7 @@ export function buildContainerSpec(input: ContainerSpecInput): ContainerSpec {
   const portBindings = buildPortBindings(service);
   const restartPolicy = buildRestartPolicy(service);
   const first = networks[0];
+  const macAddress = placeMacAddress(service, first, apiVersion);
 
   const hostConfig: Docker.HostConfig = {
     NetworkMode: networkMode,
@@ -130,6 +132,8 @@ export function buildContainerSpec(input: ContainerSpecInput): ContainerSpec {
       : { LogConfig: { Type: service.logging.driver ?? '', Config: service.logging.options } }),
     ...buildSecurityOpts(service.securityOpt),
     ...buildResources(service),
+    ...buildIsolation(service),
+    ...buildAnnotations(service, apiVersion),
   };
 
   const create: Docker.ContainerCreateOptions = {
@@ -145,6 +149,7 @@ export function buildContainerSpec(input: ContainerSpecInput): ContainerSpec {
     ...(service.domainname === undefined ? {} : { Domainname: service.domainname }),
     ...(service.user === undefined ? {} : { User: service.user }),
     ...(service.workingDir === undefined ? {} : { WorkingDir: service.workingDir }),
+    ...(macAddress === undefined ? {} : { MacAddress: macAddress }),
     ...(Object.keys(exposed).length > 0 ? { ExposedPorts: exposed } : {}),
     ...(healthcheck === undefined ? {} : { Healthcheck: healthcheck }),
     ...(service.stopSignal === undefined ? {} : { StopSignal: service.stopSignal }),
@@ -227,6 +232,7 @@ function buildNetworking(
             : unique([input.aliasName ?? input.containerName, service.name, ...attachment.aliases]),
         ...(links.length > 0 ? { Links: links } : {}),
         ...(Object.keys(ipam).length > 0 ? { IPAMConfig: ipam } : {}),
+        ...(attachment.driverOpts === undefined ? {} : { DriverOpts: attachment.driverOpts }),
       },
     };
   });
@@ -275,6 +281,11 @@ function buildLinks(input: ContainerSpecInput): string[] {
       `${container}:${linked}-${number}`,
       `${container}:${project.name}-${linked}-${number}`,
     );
+  }
+  // Containers outside the project are linked as named, under the alias or their own name.
+  for (const raw of service.externalLinks ?? []) {
+    const [container = raw, alias = container] = raw.split(':');
+    links.push(`${container}:${alias}`);
   }
   return links;
 }
@@ -377,18 +388,23 @@ function buildResources(service: ServiceConfig): Docker.HostConfig {
   // deploy.resources override the service-level fields, as setLimits/setReservations do in Compose v2.
   const memory = limits?.memory ?? service.memLimit;
   const cpus = limits?.cpus ?? service.cpus;
+  const pids = limits?.pids ?? service.pidsLimit;
   const memReservation = reservations?.memory ?? service.memReservation;
   const ulimits = Object.entries(service.ulimits).map(([name, u]) => ({
     Name: name,
     Soft: u.soft,
     Hard: u.hard,
   }));
+  const deviceRequests = [...(reservations?.devices ?? []), ...(service.gpus ?? [])];
   return {
     ...(memory === undefined ? {} : { Memory: memory }),
     ...(cpus === undefined ? {} : { NanoCpus: Math.round(cpus * 1e9) }),
-    ...(limits?.pids === undefined ? {} : { PidsLimit: limits.pids }),
+    ...(pids === undefined ? {} : { PidsLimit: pids }),
     ...(memReservation === undefined ? {} : { MemoryReservation: memReservation }),
     ...(service.cpuShares === undefined ? {} : { CpuShares: service.cpuShares }),
+    ...buildCpuAndMemory(service),
+    ...buildBlkio(service),
+    ...(deviceRequests.length > 0 ? { DeviceRequests: deviceRequests.map(deviceRequest) } : {}),
     ...(service.devices.length > 0
       ? {
           Devices: service.devices.map((d) => ({
@@ -400,6 +416,89 @@ function buildResources(service: ServiceConfig): Docker.HostConfig {
       : {}),
     ...(ulimits.length > 0 ? { Ulimits: ulimits } : {}),
   };
+}
+
+/** The service-level fields Compose v2 maps one to one into HostConfig (getDeployResources, getCreateConfigs). */
+function buildCpuAndMemory(service: ServiceConfig): Docker.HostConfig {
+  const fields: [keyof Docker.HostConfig | 'CgroupnsMode', unknown][] = [
+    ['Runtime', service.runtime],
+    ['CgroupnsMode', service.cgroup],
+    ['CgroupParent', service.cgroupParent],
+    ['CpuCount', service.cpuCount],
+    ['CpuPercent', service.cpuPercent],
+    ['CpuPeriod', service.cpuPeriod],
+    ['CpuQuota', service.cpuQuota],
+    ['CpuRealtimePeriod', service.cpuRtPeriod],
+    ['CpuRealtimeRuntime', service.cpuRtRuntime],
+    ['CpusetCpus', service.cpuset],
+    ['MemorySwappiness', service.memSwappiness],
+    ['MemorySwap', service.memswapLimit],
+    ['OomKillDisable', service.oomKillDisable],
+    ['OomScoreAdj', service.oomScoreAdj],
+    ['StorageOpt', service.storageOpt],
+    ['UsernsMode', service.usernsMode],
+    ['UTSMode', service.uts],
+    ['DeviceCgroupRules', service.deviceCgroupRules],
+  ];
+  return Object.fromEntries(fields.filter(([, value]) => value !== undefined));
+}
+
+function buildBlkio(service: ServiceConfig): Docker.HostConfig {
+  const blkio = service.blkio;
+  if (blkio === undefined) return {};
+  const throttle = (list: { path: string; rate: number }[] | undefined) =>
+    list?.map((entry) => ({ Path: entry.path, Rate: entry.rate }));
+  const fields: [keyof Docker.HostConfig, unknown][] = [
+    ['BlkioWeight', blkio.weight],
+    ['BlkioWeightDevice', blkio.weightDevice?.map((d) => ({ Path: d.path, Weight: d.weight }))],
+    ['BlkioDeviceReadBps', throttle(blkio.deviceReadBps)],
+    ['BlkioDeviceReadIOps', throttle(blkio.deviceReadIops)],
+    ['BlkioDeviceWriteBps', throttle(blkio.deviceWriteBps)],
+    ['BlkioDeviceWriteIOps', throttle(blkio.deviceWriteIops)],
+  ];
+  return Object.fromEntries(fields.filter(([, value]) => value !== undefined));
+}
+
+function deviceRequest(request: DeviceRequestConfig): Docker.DeviceRequest {
+  return {
+    Driver: request.driver ?? '',
+    Count: request.count ?? 0,
+    DeviceIDs: request.deviceIds ?? [],
+    Capabilities: [request.capabilities],
+    Options: request.options ?? {},
+  };
+}
+
+function buildIsolation(service: ServiceConfig): Docker.HostConfig {
+  return service.isolation === undefined ? {} : { Isolation: service.isolation };
+}
+
+/** Annotations reach the runtime from Engine API 1.43 (Docker 24); older daemons drop them silently. */
+function buildAnnotations(service: ServiceConfig, apiVersion: string): Docker.HostConfig {
+  if (service.annotations === undefined) return {};
+  if (!apiVersionAtLeast(apiVersion, '1.43')) {
+    throw new ComposeError(
+      'UnsupportedByEngine',
+      `annotations of service ${service.name} need Engine API 1.43 (Docker 24), the daemon speaks ${apiVersion}`,
+      { place: { service: service.name, field: 'annotations' } },
+    );
+  }
+  return { Annotations: service.annotations } as Docker.HostConfig;
+}
+
+/**
+ * Engine API 1.44 moved the MAC address to the endpoint and warns about the container-wide
+ * one; older daemons know only the container-wide field (Compose v2's prepareContainerMACAddress).
+ */
+function placeMacAddress(
+  service: ServiceConfig,
+  first: NetworkAttachment | undefined,
+  apiVersion: string,
+): string | undefined {
+  if (service.macAddress === undefined) return undefined;
+  if (first === undefined || !apiVersionAtLeast(apiVersion, '1.44')) return service.macAddress;
+  first.endpoint.MacAddress = service.macAddress;
+  return undefined;
 }
 
 function buildVolumes(
@@ -465,10 +564,12 @@ function buildMount(
         { place: place(input, 'volumes.volume.subpath') },
       );
     }
-    if (volume.volume !== undefined && (volume.volume.nocopy || subpath !== undefined)) {
+    const labels = volume.volume?.labels;
+    if (volume.volume !== undefined && (volume.volume.nocopy || subpath !== undefined || labels)) {
       mount.VolumeOptions = {
         ...(volume.volume.nocopy ? { NoCopy: true } : {}),
         ...(subpath === undefined ? {} : { Subpath: subpath }),
+        ...(labels === undefined ? {} : { Labels: labels }),
       };
     }
   } else if (volume.type === 'bind') {

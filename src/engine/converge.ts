@@ -15,6 +15,7 @@ import { createServiceContainer } from './create.js';
 import { serviceConfigHash } from './hash.js';
 import { waitForDependency } from './health.js';
 import { ensureServiceImages } from './images.js';
+import { NO_CREDENTIALS, type RegistryCredentials } from './registry-credentials.js';
 import { containerLabels, containerName, imageRef } from './naming.js';
 import { emptyProject, groupByProject, listProject } from './observe.js';
 import { ensureResources } from './resources.js';
@@ -186,6 +187,8 @@ export interface ApplyScope {
   apiVersion?: string;
   /** The project's hand-run containers, networks and volumes count as berth's (policy.adopt). */
   adopt?: boolean;
+  /** Registry logins for pulls and builds; anonymous without. */
+  credentials?: RegistryCredentials;
 }
 
 /**
@@ -233,6 +236,7 @@ export async function applyProject(
   });
   const imagesReady = ensureServiceImages({
     docker,
+    credentials: scope.credentials ?? NO_CREDENTIALS,
     logger,
     project,
     services: selected,

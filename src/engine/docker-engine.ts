@@ -6,11 +6,13 @@ import { countCalls } from './call-counter.js';
 import { applyProject, planProject } from './converge.js';
 import { ACTIVE_STATES, restartContainer, startContainer } from './containers.js';
 import { engineError } from './docker-errors.js';
+import { resolveImageDigest } from './images.js';
 import { waitProjectHealthy } from './health.js';
 import { watchManagedEvents } from './managed-events.js';
 import { toHostProject } from './host-paths.js';
 import { emptyProject, groupByProject, listForeign, listProject } from './observe.js';
 import { ADOPTS_NOTHING, type Adopts } from './ownership.js';
+import { NO_CREDENTIALS, type RegistryCredentials } from './registry-credentials.js';
 import { removeResources } from './resources.js';
 import { createRolloutSteps } from './rollout.js';
 import { detectSelf, PROC_SELF, type SelfInfo, type SelfProbe } from './self.js';
@@ -51,6 +53,11 @@ export interface DockerEngineOptions {
   dataDir?: string;
   /** How berth finds its own container (default: /proc/self/mountinfo and the hostname). */
   selfProbe?: SelfProbe;
+  /**
+   * Registry credentials for every pull, build and digest look-up (createRegistryCredentials).
+   * Default: none, so images are pulled anonymously.
+   */
+  credentials?: RegistryCredentials;
 }
 
 /** berth's ContainerEngine over dockerode: Compose v2 behaviour without the compose CLI. */
@@ -59,6 +66,7 @@ export function createDockerEngine(options: DockerEngineOptions): ContainerEngin
   const logger = options.logger;
   const calls = countCalls(docker);
   const adopts = options.adopts ?? ADOPTS_NOTHING;
+  const credentials = options.credentials ?? NO_CREDENTIALS;
 
   let apiVersion: Promise<string | undefined> | undefined;
   /** The daemon's API version, asked once: the container spec refuses fields it does not know. */
@@ -120,7 +128,7 @@ export function createDockerEngine(options: DockerEngineOptions): ContainerEngin
     }
   }
 
-  const steps = createRolloutSteps(docker, logger, daemonApiVersion, adopts);
+  const steps = createRolloutSteps(docker, logger, daemonApiVersion, adopts, credentials);
   return {
     ...steps,
 
@@ -137,6 +145,7 @@ export function createDockerEngine(options: DockerEngineOptions): ContainerEngin
       const apiVersion = await daemonApiVersion();
       return applyProject(docker, logger, hosted, applyOptions, {
         adopt: adopts(project.name),
+        credentials,
         ...(apiVersion === undefined ? {} : { apiVersion }),
       });
     },
@@ -217,6 +226,14 @@ export function createDockerEngine(options: DockerEngineOptions): ContainerEngin
     async plan(project: ComposeProject, planOptions?: PlanOptions): Promise<ContainerPlanItem[]> {
       const hosted = await hostProject(project, false);
       return planProject(docker, hosted, planOptions, adopts(project.name));
+    },
+
+    resolveDigest(
+      ref: string,
+      digestOptions: { stack?: string } = {},
+    ): Promise<string | undefined> {
+      const place = digestOptions.stack === undefined ? {} : { stack: digestOptions.stack };
+      return resolveImageDigest(docker, credentials, ref, place);
     },
 
     async self(): Promise<SelfContainer | undefined> {

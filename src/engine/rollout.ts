@@ -10,6 +10,7 @@ import { engineError, inspectOrUndefined, isNotFound } from './docker-errors.js'
 import { serviceConfigHash } from './hash.js';
 import { toContainer } from './health.js';
 import { ensureServiceImages } from './images.js';
+import { NO_CREDENTIALS, type RegistryCredentials } from './registry-credentials.js';
 import { containerLabels, containerName, imageRef } from './naming.js';
 import { ADOPTS_NOTHING, type Adopts } from './ownership.js';
 import { ensureResources } from './resources.js';
@@ -61,6 +62,7 @@ export function createRolloutSteps(
   logger: Logger,
   apiVersion: () => Promise<string | undefined>,
   adopts: Adopts = ADOPTS_NOTHING,
+  credentials: RegistryCredentials = NO_CREDENTIALS,
 ): RolloutEngine {
   return {
     async prepare(project, options = {}): Promise<void> {
@@ -69,7 +71,7 @@ export function createRolloutSteps(
       );
       await settleAll<unknown>([
         ensureResources(docker, project, { adopt: adopts(project.name) }),
-        ensureServiceImages({ docker, logger, project, services }),
+        ensureServiceImages({ docker, credentials, logger, project, services }),
       ]);
     },
 

@@ -294,6 +294,13 @@ export interface ContainerEngine extends RolloutEngine {
    * and the rollout steps refuse the same project the same way before they change anything.
    */
   checkHostPaths(project: ComposeProject): Promise<void>;
+  /**
+   * The registry's manifest digest (`sha256:…`) of a tagged reference, asked with the
+   * registry's credentials; undefined when the reference pins a digest, the image is only known
+   * locally (built or loaded, never pulled from or pushed to its repository) or the registry
+   * lacks the tag. A refusal is RegistryAuthFailed, naming `stack` when given.
+   */
+  resolveDigest(ref: string, options?: { stack?: string }): Promise<string | undefined>;
   /** Docker API calls made so far (for benchmarks and the no-op guarantee). */
   callCount(): number;
   close(): Promise<void>;

@@ -17,6 +17,11 @@ export interface StackPlan extends PlanEntry {
   skip?: SkipKind;
   /** Set for create/recreate/unchanged and for disabled/suspended/bad skips. */
   discovered?: DiscoveredStack;
+  /**
+   * Image updates: the registry digests the wanted version was computed from (image reference
+   * → `sha256:…`); deployed pinned. Absent for a stack without image updates.
+   */
+  images?: Record<string, string>;
   broken?: BrokenStack;
   badVersion?: BadVersion;
   /** Set for `recreate` entries caused by drift rather than a new version. */

@@ -1,7 +1,11 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { ObservedProject } from '../engine/types.js';
 import { asBerthError, describeError, isTransient, type BerthError } from '../errors.js';
 import { shortVersion } from '../plan/stack-plan.js';
 import { releaseDecrypted } from '../stack/decrypted.js';
+import { pinImages, type ImagePins } from '../stack/image-version.js';
+import { VERSION_FILE, parseVersionFile } from '../state/folders.js';
 import type { StackState, StackRecord, VersionRef } from '../state/types.js';
 import { getStrategy } from '../strategies/index.js';
 import type { DeploymentResult, ProjectLoader, StrategyTarget } from '../strategies/index.js';
@@ -29,8 +33,10 @@ export interface DeployInput extends RunOptions {
 
 /**
  * The compose loader of everything that hands a project to Docker (every strategy, rollback,
- * recovery, repair): its warnings logged once per deployment, and the plaintext of the
- * encrypted files it mounts written where the project points, before any container is made.
+ * recovery, repair): its warnings logged once per deployment, the plaintext of the encrypted
+ * files it mounts written where the project points, before any container is made, and the
+ * images the folder's version pins (image updates) replaced by `<repo>@<digest>`, so a deploy
+ * pulls exactly the image its version was computed from and a rollback gets its own back.
  */
 export function projectLoader(deps: Pick<ReconcilerDeps, 'logger' | 'loadStack'>): ProjectLoader {
   return async (dir, projectName) => {
@@ -39,8 +45,19 @@ export function projectLoader(deps: Pick<ReconcilerDeps, 'logger' | 'loadStack'>
       deps.logger.warn({ stack: projectName, warning }, 'compose warning');
     }
     await result.decrypted?.materialize();
-    return result.project;
+    const pins = await pinsOf(dir);
+    return pins === undefined ? result.project : pinImages(result.project, pins);
   };
+}
+
+/** The image digests the folder's version.txt pins; none for a folder without one. */
+async function pinsOf(dir: string): Promise<ImagePins | undefined> {
+  try {
+    return parseVersionFile(await readFile(path.join(dir, VERSION_FILE), 'utf8'))?.images;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
 }
 
 /**

@@ -13,6 +13,7 @@ import type {
   StackOutcome,
 } from './types.js';
 import { methodNames } from '../strategies/index.js';
+import { createImageUpdates, type PinnedDiscovery } from './image-updates.js';
 
 /**
  * The first half of a pass: source sync → discovery → observation → the pure plan. Nothing here
@@ -38,6 +39,7 @@ export function createPassPlanner(deps: ReconcilerDeps): PassPlanner {
   // A version is a hash of the stack's files, so its service list never changes: remember it
   // instead of loading every unchanged stack's compose file on every pass.
   const servicesByVersion = new Map<string, string[]>();
+  const imageUpdates = createImageUpdates(deps);
 
   async function revisionFor(
     options: ReconcileOptions,
@@ -101,12 +103,13 @@ export function createPassPlanner(deps: ReconcilerDeps): PassPlanner {
 
   async function computeFor(
     discovery: Discovery,
+    images: ReadonlyMap<string, Record<string, string>> | undefined,
     observed: Map<string, ObservedProject>,
     records: Map<string, StackRecord>,
     runningVersions: Map<string, VersionRef | undefined>,
     only: string[] | undefined,
   ): Promise<StackPlan[]> {
-    return computePlan({
+    const entries = computePlan({
       discovery,
       observed,
       records,
@@ -116,13 +119,36 @@ export function createPassPlanner(deps: ReconcilerDeps): PassPlanner {
       prune: deps.settings.prune,
       only,
     });
+    for (const entry of entries) {
+      const pins = entry.discovered === undefined ? undefined : images?.get(entry.stack);
+      if (pins !== undefined) entry.images = pins;
+    }
+    return entries;
+  }
+
+  /** Image updates: the stacks this pass may deploy get their images' digests in their version. */
+  function withImageDigests(
+    discovery: Discovery,
+    records: Map<string, StackRecord>,
+    runningVersions: Map<string, VersionRef | undefined>,
+    only: string[] | undefined,
+  ): Promise<PinnedDiscovery> {
+    const wanted = only === undefined ? undefined : new Set(only);
+    return imageUpdates.pin(
+      discovery,
+      runningVersions,
+      (stack) =>
+        stack.settings.deploy &&
+        records.get(stack.name)?.suspended !== true &&
+        (wanted === undefined || wanted.has(stack.name)),
+    );
   }
 
   async function plan(options: ReconcileOptions): Promise<PlannedPass> {
     options.onProgress?.({ step: 'sync' });
     const { revision, sourceError } = await revisionFor(options);
     options.onProgress?.({ step: 'discover', detail: revision.commit });
-    const discovery = await discoverStacks(
+    const found = await discoverStacks(
       revision.dir,
       deps.settings.paths,
       deps.settings.defaults,
@@ -132,15 +158,29 @@ export function createPassPlanner(deps: ReconcilerDeps): PassPlanner {
     const records = new Map(store.listStacks().map((r) => [r.name, r] as const));
     const names = new Set<string>([
       ...records.keys(),
-      ...discovery.stacks.map((s) => s.name),
-      ...discovery.broken.map((s) => s.name),
+      ...found.stacks.map((s) => s.name),
+      ...found.broken.map((s) => s.name),
     ]);
     const runningVersions: Map<string, VersionRef | undefined> = await runningVersionsOf(names);
-    const entries = await computeFor(discovery, observed, records, runningVersions, options.stacks);
+    const { discovery, images } = await withImageDigests(
+      found,
+      records,
+      runningVersions,
+      options.stacks,
+    );
+    const entries = await computeFor(
+      discovery,
+      images,
+      observed,
+      records,
+      runningVersions,
+      options.stacks,
+    );
     return {
       revision,
       ...(sourceError === undefined ? {} : { sourceError }),
       discovery,
+      ...(images.size === 0 ? {} : { images }),
       plan: entries,
       observed,
       records,
@@ -160,7 +200,9 @@ export function createPassPlanner(deps: ReconcilerDeps): PassPlanner {
       stacks: pass.discovery.stacks.filter((s) => s.name === name),
       broken: pass.discovery.broken.filter((s) => s.name === name),
     };
-    const [fresh] = await computeFor(discovery, observed, records, runningVersions, [name]);
+    const [fresh] = await computeFor(discovery, pass.images, observed, records, runningVersions, [
+      name,
+    ]);
     return { entry: fresh ?? entry, observed: project };
   }
 

@@ -8,7 +8,7 @@ import { entryDeploys } from './pass.js';
 import { openDeployment, type DeploymentFields } from './record.js';
 import { findRollbackSource } from './rollback.js';
 import { settingsOfFiles } from './settings.js';
-import { dropStaged, stageCopy } from './staging.js';
+import { dropStaged, stageCopy, stagedPins } from './staging.js';
 import type { PreparedRequest, ReconcilerDeps, StackRequest } from './types.js';
 
 /**
@@ -50,7 +50,10 @@ async function prepareWork(
     case 'apply': {
       const discovered = work.entry.discovered;
       if (!entryDeploys(work.entry) || discovered === undefined) return undefined;
-      const dir = await stageCopy(deps.stagingDir, stack, discovered.dir);
+      const commit = work.pass.revision.commit;
+      const images = work.entry.images;
+      const pins: VersionRef = { version: discovered.version, commit, images };
+      const dir = await stageCopy(deps.stagingDir, stack, discovered.dir, { pins });
       staged.push(dir);
       try {
         // Checked on the copy that is deployed: a broken file costs nothing.
@@ -62,13 +65,12 @@ async function prepareWork(
         prepared.invalid = inCheckout(error, path.dirname(dir), path.dirname(discovered.dir));
         return undefined;
       }
-      const commit = work.pass.revision.commit;
       prepared.target = {
         ...targetBase(stack, discovered.version, commit),
         dir,
         settings: discovered.settings,
       };
-      return fieldsOf(prepared.target, work.entry.currentVersion);
+      return fieldsOf(prepared.target, work.entry.currentVersion, images);
     }
     case 'rollback': {
       const source = await findRollbackSource(deps, stack, work.to);
@@ -82,7 +84,8 @@ async function prepareWork(
         dir,
         settings,
       };
-      return fieldsOf(prepared.target, (await runningOf(deps, stack))?.version);
+      const previous = (await runningOf(deps, stack))?.version;
+      return fieldsOf(prepared.target, previous, await stagedPins(dir, source.ref.version));
     }
     case 'down':
     case 'repair': {
@@ -120,12 +123,17 @@ function targetBase(
   return { stack, projectName: stack, version, commit };
 }
 
-function fieldsOf(target: StrategyTarget, previous: string | undefined): DeploymentFields {
+function fieldsOf(
+  target: StrategyTarget,
+  previous: string | undefined,
+  images?: Record<string, string>,
+): DeploymentFields {
   return {
     version: target.version,
     commit: target.commit,
     previousVersion: previous,
     method: target.settings.method,
+    ...(images === undefined ? {} : { images }),
   };
 }
 

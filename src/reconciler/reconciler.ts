@@ -1,5 +1,6 @@
 import { describeError } from '../errors.js';
 import type { StackPlan } from '../plan/stack-plan.js';
+import { pinImages } from '../stack/image-version.js';
 import { getStrategy } from '../strategies/index.js';
 import { createPassPlanner } from './pass.js';
 import { refusedByPolicy } from './policy.js';
@@ -86,7 +87,9 @@ async function describeEntry(
   const strategy = getStrategy(discovered.settings.method);
   if (strategy.plan === undefined) return described;
   try {
-    const project = (await deps.loadStack(discovered.dir, entry.stack)).project;
+    const loaded = (await deps.loadStack(discovered.dir, entry.stack)).project;
+    // The rollout compares what will run: the images the version pins, not their tags.
+    const project = entry.images === undefined ? loaded : pinImages(loaded, entry.images);
     described.details = await strategy.plan({
       engine: deps.engine,
       project,

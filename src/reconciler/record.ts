@@ -14,6 +14,8 @@ export interface DeploymentFields {
   commit: string;
   previousVersion?: string;
   method: string;
+  /** The image digests the version pins (image updates), shown by `berth history`. */
+  images?: Record<string, string>;
 }
 
 export type DeploymentEnd =

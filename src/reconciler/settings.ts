@@ -1,6 +1,6 @@
 import { findComposeFile } from '../compose/load.js';
 import type { Logger } from '../log.js';
-import { readDeploySettings } from '../stack/settings.js';
+import { defaultSettings, readDeploySettings } from '../stack/settings.js';
 import type { DeploySettings, SettingsDefaults } from '../stack/types.js';
 import { methodNames } from '../strategies/index.js';
 
@@ -15,12 +15,9 @@ export async function settingsOfFiles(
   logger: Logger,
 ): Promise<DeploySettings> {
   try {
-    const composeFile = await findComposeFile(dir);
-    if (composeFile !== undefined) {
-      return await readDeploySettings(dir, composeFile, defaults, methodNames());
-    }
+    return await readDeploySettings(dir, await findComposeFile(dir), defaults, methodNames());
   } catch (err) {
     logger.warn({ dir, err }, 'deploy settings unreadable; using the defaults');
   }
-  return { ...defaults, hooks: { ...defaults.hooks }, origin: 'defaults' };
+  return defaultSettings(defaults);
 }

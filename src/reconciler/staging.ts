@@ -1,7 +1,19 @@
 import { randomBytes } from 'node:crypto';
-import { cp, lstat, mkdir, rm } from 'node:fs/promises';
+import { cp, lstat, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { StackError } from '../errors.js';
+import { VERSION_FILE, formatVersionFile, parseVersionFile } from '../state/folders.js';
+import type { VersionRef } from '../state/types.js';
+
+export interface StageOptions {
+  /** The copy is of running_stacks/ or good_stacks/: berth's version.txt goes, its pins stay. */
+  dropVersionFile?: boolean;
+  /**
+   * Image updates: the version and its image digests, written as the copy's version.txt, so the
+   * pins travel with the files into running_stacks/ and good_stacks/ (see putRunning).
+   */
+  pins?: VersionRef;
+}
 
 /**
  * Private copies of the files a queued request deploys, in `<dataDir>/staging/`: a later sync
@@ -15,7 +27,7 @@ export async function stageCopy(
   stagingDir: string,
   stack: string,
   from: string,
-  options: { dropVersionFile?: boolean } = {},
+  options: StageOptions = {},
 ): Promise<string> {
   if ((await lstat(from)).isSymbolicLink())
     throw new StackError('StackFolderIsLink', `stack folder ${from} is a symbolic link`, {
@@ -33,12 +45,49 @@ export async function stageCopy(
       filter: (source) => path.basename(source) !== '.git',
     });
     // Copies of running_stacks/ or good_stacks/ carry berth's own version.txt.
-    if (options.dropVersionFile === true) await rm(path.join(dir, 'version.txt'), { force: true });
+    if (options.dropVersionFile === true) await dropVersionFile(dir);
+    if (options.pins !== undefined) await writePins(dir, options.pins);
   } catch (err) {
     await rm(scratch, { recursive: true, force: true });
     throw err;
   }
   return dir;
+}
+
+/**
+ * Removes berth's version.txt from a copy, unless it pins image digests: then the version being
+ * brought back must deploy with them, and the file, written by berth for this very version,
+ * stays to say so.
+ */
+async function dropVersionFile(dir: string): Promise<void> {
+  const file = path.join(dir, VERSION_FILE);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  if (parseVersionFile(text)?.images === undefined) await rm(file, { force: true });
+}
+
+async function writePins(dir: string, pins: VersionRef): Promise<void> {
+  if (pins.images === undefined || Object.keys(pins.images).length === 0) return;
+  await writeFile(path.join(dir, VERSION_FILE), formatVersionFile(pins), { mode: 0o600 });
+}
+
+/** The image digests a staged copy pins for `version` (image updates); none without pins. */
+export async function stagedPins(
+  dir: string,
+  version: string,
+): Promise<Record<string, string> | undefined> {
+  try {
+    const ref = parseVersionFile(await readFile(path.join(dir, VERSION_FILE), 'utf8'));
+    return ref?.version === version ? ref.images : undefined;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
 }
 
 /** Removes a copy made by stageCopy. */

@@ -76,7 +76,10 @@ export interface RepairContext {
 export interface PassContext {
   revision: SourceRevision;
   sourceError?: BerthError;
+  /** Stacks with image updates carry the version computed with their images' digests. */
   discovery: Discovery;
+  /** Image updates: each such stack's resolved digests (image reference → `sha256:…`). */
+  images?: Map<string, Record<string, string>>;
 }
 
 /** One stack's work: what a dispatcher request asks of the reconciler. */

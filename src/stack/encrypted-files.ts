@@ -5,6 +5,8 @@ import type { ComposeProject } from '../compose/types.js';
 import { detectEncrypted, type EncryptedFormat } from '../secrets/index.js';
 import { SKIPPED_FOLDERS } from './hash.js';
 import { createLimiter } from './limit.js';
+import { readComposeSelection } from './settings.js';
+import type { ComposeSelection } from './types.js';
 
 /** An encrypted file found in a stack folder, by content. */
 export interface EncryptedFile {
@@ -116,8 +118,13 @@ export async function encryptedFileUses(
     if (!list.some((u) => sameUse(u, use))) list.push(use);
     uses.set(path, list);
   };
-  add(join(project.workingDir, '.env'), { as: '.env' });
-  for (const [service, envFiles] of await envFilesOf(project))
+  // The selection as the loader took it; settings it cannot read are reported on their own.
+  const selection = await readComposeSelection(project.workingDir).catch(
+    (): ComposeSelection => ({}),
+  );
+  const interpolation = selection.envFiles ?? ['.env'];
+  for (const file of interpolation) add(resolve(project.workingDir, file), { as: '.env' });
+  for (const [service, envFiles] of await envFilesOf(project, selection.files))
     for (const file of envFiles) add(file, { as: 'env_file', service });
   for (const [service, config] of Object.entries(project.services)) {
     for (const kind of ['secrets', 'configs'] as const) {
@@ -144,12 +151,19 @@ export async function encryptedFileUses(
 
 /**
  * The env files each enabled service names, read from the compose files the loader used (the
- * normalized project keeps only the values). Paths are resolved against the compose file's
- * folder, as Compose does; a path built by interpolation is left out.
+ * normalized project keeps only the values). Paths are resolved as Compose does: against the
+ * stack folder in the files the stack selects (`selected`, or those found by name, all in the
+ * folder), against their own folder in included and extended files; a path built by
+ * interpolation is left out.
  */
-async function envFilesOf(project: ComposeProject): Promise<Map<string, string[]>> {
+async function envFilesOf(
+  project: ComposeProject,
+  selected: readonly string[] | undefined,
+): Promise<Map<string, string[]>> {
   const out = new Map<string, string[]>();
+  const top = new Set((selected ?? []).map((file) => resolve(project.workingDir, file)));
   for (const composeFile of project.configFiles) {
+    const base = top.has(composeFile) ? project.workingDir : dirname(composeFile);
     let doc: unknown;
     try {
       doc = parse(await readFile(composeFile, 'utf8'), { merge: true });
@@ -162,7 +176,7 @@ async function envFilesOf(project: ComposeProject): Promise<Map<string, string[]
       if (project.services[name] === undefined || !isRecord(service)) continue;
       const list = out.get(name) ?? [];
       for (const given of envFileEntries(service.env_file))
-        if (!given.includes('$')) list.push(resolve(dirname(composeFile), given));
+        if (!given.includes('$')) list.push(resolve(base, given));
       out.set(name, list);
     }
   }

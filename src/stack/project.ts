@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
-import type { EnvFileReader } from '../compose/dotenv.js';
-import { loadProject } from '../compose/load.js';
+import { parseDotenv, type EnvFileReader } from '../compose/dotenv.js';
+import { loadProject, type LoadOptions } from '../compose/load.js';
 import type { LoadResult } from '../compose/types.js';
 import { BerthError, ComposeError } from '../errors.js';
 import {
@@ -12,6 +12,7 @@ import {
   type EncryptedFormat,
 } from '../secrets/index.js';
 import { decryptProjectFiles, type DecryptedFiles } from './decrypted.js';
+import { readComposeSelection } from './settings.js';
 
 /** A loaded stack: the compose project, with the encrypted files it uses opened. */
 export interface StackLoadResult extends LoadResult {
@@ -21,14 +22,33 @@ export interface StackLoadResult extends LoadResult {
    * are decrypted into the project's environment and need nothing on disk.
    */
   decrypted?: DecryptedFiles;
+  /**
+   * The plaintext values of the variables in the decrypted env files the project read
+   * (service env files, `.env` or the envFiles of its settings), so what prints the project
+   * can mask them. Empty when it read none.
+   */
+  sensitiveValues: string[];
 }
 
 /**
  * Loads a stack's compose project the one way berth does everywhere (validate, plan, prepare,
- * deploy, recovery, diff), so what is checked is what is deployed. `file` picks a compose
- * file other than the one found by name.
+ * deploy, recovery, diff), so what is checked is what is deployed: the compose files, env
+ * files and profiles the folder's own deploy settings select (readComposeSelection), so a
+ * copy in running_stacks/ loads as the checkout does.
  */
-export type StackLoader = (dir: string, stack: string, file?: string) => Promise<StackLoadResult>;
+export type StackLoader = (dir: string, stack: string) => Promise<StackLoadResult>;
+
+/** The compose loader's options for a stack folder's selection. Throws SettingsError. */
+export async function selectionOptions(
+  dir: string,
+): Promise<Pick<LoadOptions, 'files' | 'envFiles' | 'profiles'>> {
+  const selection = await readComposeSelection(dir);
+  return {
+    ...(selection.files === undefined ? {} : { files: selection.files }),
+    ...(selection.envFiles === undefined ? {} : { envFiles: selection.envFiles }),
+    ...(selection.profiles === undefined ? {} : { profiles: selection.profiles }),
+  };
+}
 
 export interface StackLoaderOptions {
   /**
@@ -52,9 +72,9 @@ export function createStackLoader(options: StackLoaderOptions): StackLoader {
   const env = { ...options.env };
   const decryptor = options.decryptor ?? createDecryptor([]);
   const root = options.decryptedDir ?? path.resolve('data', 'decrypted');
-  return async (dir, stack, file) => {
+  return async (dir, stack) => {
     try {
-      return await loadDecrypting(dir, stack, file, { env, decryptor, root });
+      return await loadDecrypting(dir, stack, { env, decryptor, root });
     } catch (err) {
       if (err instanceof BerthError) err.place.stack ??= stack;
       throw err;
@@ -76,9 +96,9 @@ interface LoadContext {
 async function loadDecrypting(
   dir: string,
   stack: string,
-  file: string | undefined,
   ctx: LoadContext,
 ): Promise<StackLoadResult> {
+  const selection = await selectionOptions(dir);
   const opened = new Map<string, string>();
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const wanted = new Map<string, Buffer>();
@@ -96,7 +116,7 @@ async function loadDecrypting(
         projectName: stack,
         env: ctx.env,
         readEnvFile,
-        ...(file === undefined ? {} : { file }),
+        ...selection,
       });
     } catch (err) {
       if (wanted.size === 0) throw withheld(err, opened);
@@ -107,7 +127,7 @@ async function loadDecrypting(
         root: ctx.root,
         decrypt: (f, bytes) => ctx.decryptor.decrypt(f, bytes),
       });
-      return { ...result, decrypted };
+      return { ...result, decrypted, sensitiveValues: sensitiveValues(opened, ctx.env) };
     }
     for (const [envFile, bytes] of wanted)
       opened.set(envFile, await envFileText(ctx.decryptor, envFile, bytes));
@@ -117,6 +137,28 @@ async function loadDecrypting(
     `${dir}: encrypted env files name each other more than ${MAX_ROUNDS} levels deep`,
     { place: { file: dir } },
   );
+}
+
+/**
+ * The values the decrypted env files define, as the loader read them: interpolated from the
+ * environment, each file alone (a value built from another file's is still its own secret).
+ */
+function sensitiveValues(
+  opened: ReadonlyMap<string, string>,
+  env: Readonly<Record<string, string | undefined>>,
+): string[] {
+  const values = new Set<string>();
+  for (const [file, text] of opened) {
+    let parsed: Record<string, string>;
+    try {
+      parsed = parseDotenv(text, file, (name) => env[name]);
+    } catch {
+      // `${VAR:?}` naming a variable only the project's other files set: none to add here.
+      continue;
+    }
+    for (const value of Object.values(parsed)) if (value !== '') values.add(value);
+  }
+  return [...values];
 }
 
 /**

@@ -1,8 +1,10 @@
 import { stat } from 'node:fs/promises';
 import { basename, isAbsolute, join, resolve } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
 import { readBoundedFile } from '../bounded-read.js';
+import { findComposeFile } from '../compose/load.js';
 import type { ComposeProject } from '../compose/types.js';
 import { duplicateKey } from '../compose/yaml.js';
 import { confinement, escape } from '../containment.js';
@@ -11,8 +13,10 @@ import { SettingsError } from '../errors.js';
 import { detectEncrypted } from '../secrets/index.js';
 import {
   DEFAULT_CANARY,
+  STACK_NAME,
   type BatchSize,
   type CanarySettings,
+  type ComposeSelection,
   type DeploySettings,
   type SettingsDefaults,
 } from './types.js';
@@ -63,6 +67,43 @@ export const CanaryInput = z.strictObject({
   probe: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
 });
 
+/** Files relative to the stack folder (checked inside it when settings are read). */
+const RelativeFiles = z.array(z.string().min(1)).min(1);
+
+/** A Compose profile name (compose-spec's pattern), or `*` for every profile. */
+const ProfileName = z
+  .string()
+  .regex(/^(\*|[a-zA-Z0-9][a-zA-Z0-9_.-]*)$/, 'not a profile name ([a-zA-Z0-9_.-], or *)');
+
+const ProjectName = z
+  .string()
+  .regex(
+    STACK_NAME,
+    'not a stack name (lowercase letters, digits, "-" and "_", starting with a letter or digit)',
+  );
+
+/** The compose selection keys, each with the snake_case spelling doco-cd uses. */
+const SELECTION_KEYS = {
+  composeFiles: RelativeFiles.optional(),
+  compose_files: RelativeFiles.optional(),
+  envFiles: RelativeFiles.optional(),
+  env_files: RelativeFiles.optional(),
+  profiles: z.array(ProfileName).optional(),
+  projectName: ProjectName.optional(),
+  project_name: ProjectName.optional(),
+};
+
+/** The selection keys alone, other keys left for readDeploySettings to judge. */
+const SelectionInput = z.object(SELECTION_KEYS);
+type SelectionInput = z.infer<typeof SelectionInput>;
+
+/** camelCase key, snake_case alias. */
+const ALIASES = [
+  ['composeFiles', 'compose_files'],
+  ['envFiles', 'env_files'],
+  ['projectName', 'project_name'],
+] as const;
+
 /** A stack's deploy settings as written in deploy.yaml, `x-berth:` or the comment block. */
 export const DeploySettingsInput = z.strictObject({
   deploy: z.boolean().optional(),
@@ -83,8 +124,15 @@ export const DeploySettingsInput = z.strictObject({
       timeout: PositiveDuration.optional(),
     })
     .optional(),
+  ...SELECTION_KEYS,
+  updates: z.strictObject({ images: z.boolean().optional() }).optional(),
 });
 export type DeploySettingsInput = z.infer<typeof DeploySettingsInput>;
+
+interface Problem {
+  field: string;
+  message: string;
+}
 
 interface Found {
   origin: DeploySettings['origin'];
@@ -92,7 +140,7 @@ interface Found {
   raw: unknown;
 }
 
-function fail(file: string, problems: { field: string; message: string }[]): SettingsError {
+function fail(file: string, problems: Problem[]): SettingsError {
   const first = problems[0];
   const text = problems
     .map((p) => (p.field === '' ? p.message : `${p.field}: ${p.message}`))
@@ -192,7 +240,14 @@ function refuseEncrypted(text: string, file: string, what: string): void {
   );
 }
 
-async function locate(stackDir: string, composeFile: string): Promise<Found | undefined> {
+/**
+ * The settings' location: deploy.yaml (or .yml), else the compose file found by name (never
+ * one the settings select: they cannot come from a file they choose).
+ */
+async function locate(
+  stackDir: string,
+  composeFile: string | undefined,
+): Promise<Found | undefined> {
   for (const name of DEPLOY_FILE_NAMES) {
     const file = join(stackDir, name);
     const text = await readIfExists(file, 'deploy settings file');
@@ -200,6 +255,7 @@ async function locate(stackDir: string, composeFile: string): Promise<Found | un
     refuseEncrypted(text, file, 'deploy settings file');
     return { origin: 'deploy.yaml', file, raw: parseYaml(text, file, 'deploy settings') };
   }
+  if (composeFile === undefined) return undefined;
   const text = await readIfExists(composeFile, 'compose file');
   if (text === undefined) return undefined;
   // An encrypted compose file holding settings (x-berth or the comment block) is refused;
@@ -247,22 +303,129 @@ function mergeCanary(
 }
 
 /**
- * Why a hook script cannot be used, or undefined. The same line as the hook runner's: inside
- * the stack folder as written and once links are followed, compared real path to real path.
+ * Why a file the settings name (a hook script, a compose or env file) cannot be used, or
+ * undefined. The same line as the hook runner's and the compose loader's: inside the stack
+ * folder as written and once links are followed, compared real path to real path.
  */
-async function checkHook(stackDir: string, script: string): Promise<string | undefined> {
+async function checkFile(stackDir: string, given: string): Promise<string | undefined> {
   const dir = resolve(stackDir);
-  const abs = resolve(dir, script);
-  if (isAbsolute(script) || abs === dir) return `${script} is outside the stack folder`;
+  const abs = resolve(dir, given);
+  if (isAbsolute(given) || abs === dir) return `${given} is outside the stack folder`;
   const where = await escape(await confinement(dir), abs);
-  if (where?.how === 'lexical') return `${script} is outside the stack folder`;
-  if (where !== undefined) return `${script} resolves to ${where.real}, outside the stack folder`;
+  if (where?.how === 'lexical') return `${given} is outside the stack folder`;
+  if (where !== undefined) return `${given} resolves to ${where.real}, outside the stack folder`;
   try {
-    if (!(await stat(abs)).isFile()) return `${script} is not a file`;
+    if (!(await stat(abs)).isFile()) return `${given} is not a file`;
   } catch {
-    return `${script} does not exist in the stack folder`;
+    return `${given} does not exist in the stack folder`;
   }
   return undefined;
+}
+
+/** checkFile, and a compose file must be plain text: berth decrypts env files, not compose files. */
+async function checkComposeFile(stackDir: string, given: string): Promise<string | undefined> {
+  const problem = await checkFile(stackDir, given);
+  if (problem !== undefined) return problem;
+  const abs = resolve(stackDir, given);
+  // Too large or unreadable is the compose loader's to report, with its reason.
+  const text = await readBoundedFile(abs, 'compose file', (detail) => new Error(detail)).catch(
+    () => undefined,
+  );
+  const format = text === undefined ? undefined : detectEncrypted(Buffer.from(text, 'utf8'));
+  if (format === undefined) return undefined;
+  return `${given} is encrypted (${format}): compose files must be plain text; keep secrets in encrypted env files or secret files`;
+}
+
+/** The selection keys, each alias folded into its camelCase key; a disagreement is a problem. */
+function selectionOf(input: SelectionInput, problems: Problem[]): ComposeSelection {
+  const pick = <K extends (typeof ALIASES)[number]>([camel, snake]: K): SelectionInput[K[0]] => {
+    const a = input[camel];
+    const b = input[snake];
+    if (a !== undefined && b !== undefined && !isDeepStrictEqual(a, b))
+      problems.push({ field: snake, message: `${camel} and ${snake} disagree; write only one` });
+    return (a ?? b) as SelectionInput[K[0]];
+  };
+  const [files, envFiles, projectName] = ALIASES.map((pair) => pick(pair)) as [
+    string[] | undefined,
+    string[] | undefined,
+    string | undefined,
+  ];
+  return {
+    ...optional('files', files),
+    ...optional('envFiles', envFiles),
+    ...optional('profiles', input.profiles),
+    ...optional('projectName', projectName),
+  };
+}
+
+/** The key a list was given under, for problems: the camelCase one unless only the alias was. */
+function keyOf(input: SelectionInput, camel: 'composeFiles' | 'envFiles'): string {
+  const snake = camel === 'composeFiles' ? 'compose_files' : 'env_files';
+  return input[camel] === undefined && input[snake] !== undefined ? snake : camel;
+}
+
+/** Compose and env files inside the stack folder, present, compose files not encrypted. */
+async function checkSelection(
+  stackDir: string,
+  input: SelectionInput,
+  selection: ComposeSelection,
+  problems: Problem[],
+): Promise<void> {
+  const lists = [
+    { key: keyOf(input, 'composeFiles'), files: selection.files ?? [], check: checkComposeFile },
+    { key: keyOf(input, 'envFiles'), files: selection.envFiles ?? [], check: checkFile },
+  ];
+  for (const { key, files, check } of lists) {
+    for (const [index, given] of files.entries()) {
+      const problem = await check(stackDir, given);
+      if (problem !== undefined) problems.push({ field: `${key}[${index}]`, message: problem });
+    }
+  }
+}
+
+/** zod's issues as problems, one per unknown key. */
+function problemsOf(error: z.ZodError): Problem[] {
+  const problems: Problem[] = [];
+  for (const issue of error.issues) {
+    const base = issue.path
+      .map((key) => (typeof key === 'number' ? `[${key}]` : `.${String(key)}`))
+      .join('')
+      .replace(/^\./, '');
+    if (issue.code === 'unrecognized_keys')
+      for (const key of issue.keys)
+        problems.push({ field: base === '' ? key : `${base}.${key}`, message: 'unknown key' });
+    else problems.push({ field: base, message: issue.message });
+  }
+  return problems;
+}
+
+/**
+ * The compose selection of a stack folder (its compose files, env files, profiles and project
+ * name) from its deploy settings, for the stack loader: a copy in running_stacks/ loads as the
+ * checkout does. Reads only those keys and checks only their form: readDeploySettings checks
+ * the rest, and the loader confines and opens the files. Throws SettingsError.
+ */
+export async function readComposeSelection(stackDir: string): Promise<ComposeSelection> {
+  const found = await locate(stackDir, await findComposeFile(stackDir));
+  if (found === undefined) return {};
+  const raw = found.raw ?? {};
+  const parsed = SelectionInput.safeParse(raw);
+  if (!parsed.success) throw fail(found.file, problemsOf(parsed.error));
+  const problems: Problem[] = [];
+  const selection = selectionOf(parsed.data, problems);
+  if (problems.length > 0) throw fail(found.file, problems);
+  return selection;
+}
+
+/** The settings of a stack that has none of its own. */
+export function defaultSettings(defaults: SettingsDefaults): DeploySettings {
+  return {
+    ...defaults,
+    hooks: { ...defaults.hooks },
+    updates: { ...defaults.updates },
+    compose: {},
+    origin: 'defaults',
+  };
 }
 
 /**
@@ -273,30 +436,30 @@ async function checkHook(stackDir: string, script: string): Promise<string | und
  */
 export async function readDeploySettings(
   stackDir: string,
-  composeFile: string,
+  /** The compose file found by name (findComposeFile), whose x-berth or comment block counts. */
+  composeFile: string | undefined,
   defaults: SettingsDefaults,
   /** The deploy methods there are: the strategy registry's names, handed down to this layer. */
   methods: readonly string[],
 ): Promise<DeploySettings> {
-  const found = await locate(stackDir, resolve(stackDir, composeFile));
-  if (found === undefined) return { ...defaults, hooks: { ...defaults.hooks }, origin: 'defaults' };
+  const main = composeFile === undefined ? undefined : resolve(stackDir, composeFile);
+  const found = await locate(stackDir, main);
+  if (found === undefined) return defaultSettings(defaults);
 
   const raw = found.raw ?? {};
   if (typeof raw !== 'object' || Array.isArray(raw))
     throw fail(found.file, [{ field: '', message: 'settings must be a mapping of keys' }]);
 
-  const problems: { field: string; message: string }[] = [];
   const parsed = DeploySettingsInput.safeParse(raw);
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      const base = issue.path.map(String).join('.');
-      if (issue.code === 'unrecognized_keys')
-        for (const key of issue.keys)
-          problems.push({ field: base === '' ? key : `${base}.${key}`, message: 'unknown key' });
-      else problems.push({ field: base, message: issue.message });
-    }
-  }
+  const problems = parsed.success ? [] : problemsOf(parsed.error);
   const input = parsed.success ? parsed.data : undefined;
+  // Checked on their own too, so a bad key elsewhere does not hide a missing compose file.
+  const selectionInput = SelectionInput.safeParse(raw);
+  let selection: ComposeSelection = {};
+  if (selectionInput.success) {
+    selection = selectionOf(selectionInput.data, problems);
+    await checkSelection(stackDir, selectionInput.data, selection, problems);
+  }
   for (const field of ['method', 'methode'] as const) {
     const method = input?.[field];
     if (method !== undefined && !methods.includes(method)) {
@@ -310,7 +473,7 @@ export async function readDeploySettings(
   for (const key of ['preDeploy', 'postDeploy'] as const) {
     const script = (raw as { hooks?: Record<string, unknown> }).hooks?.[key];
     if (typeof script !== 'string' || script === '') continue;
-    const problem = await checkHook(stackDir, script);
+    const problem = await checkFile(stackDir, script);
     if (problem !== undefined) problems.push({ field: `hooks.${key}`, message: problem });
   }
   if (problems.length > 0 || input === undefined) throw fail(found.file, problems);
@@ -330,6 +493,8 @@ export async function readDeploySettings(
       postDeploy: input.hooks?.postDeploy ?? defaults.hooks.postDeploy,
       timeoutMs: input.hooks?.timeout ?? defaults.hooks.timeoutMs,
     },
+    compose: selection,
+    updates: { images: input.updates?.images ?? defaults.updates.images },
     origin: found.origin,
     file: found.file,
   };

@@ -3,6 +3,24 @@ import type { BerthError } from '../errors.js';
 /** A strategy registry name (src/strategies/registry.ts): checked when settings are read. */
 export type DeployMethod = string;
 
+/** A Compose project name: refused rather than normalized, so the name in git is the name on Docker. */
+export const STACK_NAME = /^[a-z0-9][a-z0-9_-]*$/;
+
+/**
+ * What Compose loads of a stack folder, from its deploy settings (`composeFiles`, `envFiles`,
+ * `profiles`, `projectName`). Paths are relative to the stack folder, checked inside it.
+ */
+export interface ComposeSelection {
+  /** Compose files merged in order; default: the one found by name and its override file. */
+  files?: string[];
+  /** Env files interpolation reads instead of `.env`, later ones winning. */
+  envFiles?: string[];
+  /** The active profiles; default: COMPOSE_PROFILES. */
+  profiles?: string[];
+  /** The stack's name (state, running_stacks/, the Compose project); default: the folder's. */
+  projectName?: string;
+}
+
 /** A stack's deploy settings, merged over the config's defaults. Durations in milliseconds. */
 export interface DeploySettings {
   /** false: berth leaves the stack alone. */
@@ -31,6 +49,12 @@ export interface DeploySettings {
     postDeploy?: string;
     timeoutMs: number;
   };
+  /** Which compose files, env files and profiles make the project, and its name. */
+  compose: ComposeSelection;
+  updates: {
+    /** Tagged images count in the stack's version by their registry digest. */
+    images: boolean;
+  };
   /** Where the settings came from. */
   origin: 'deploy.yaml' | 'x-berth' | 'comment' | 'defaults';
   /** The file they were read from, when not defaults. */
@@ -52,16 +76,17 @@ export const DEFAULT_DRAIN_MS = 2_000;
 export const DEFAULT_CANARY: CanarySettings = { batch: { count: 1 }, windowMs: 10_000 };
 
 /** Defaults for every stack, from the config's `defaults:` key. */
-export type SettingsDefaults = Omit<DeploySettings, 'origin' | 'file'>;
+export type SettingsDefaults = Omit<DeploySettings, 'origin' | 'file' | 'compose'>;
 
 export interface DiscoveredStack {
+  /** The settings' projectName, else the folder's name. */
   name: string;
   /** Absolute path of the stack folder in the checkout. */
   dir: string;
   /** Path relative to the checkout root. */
   relPath: string;
-  /** The compose file's absolute path. */
-  composeFile: string;
+  /** The compose files the project merges, absolute, the main one first. */
+  composeFiles: string[];
   /** SHA-256 (hex) over the folder's files: relative paths and contents in sorted order. */
   version: string;
   settings: DeploySettings;

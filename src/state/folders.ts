@@ -16,12 +16,14 @@ export interface StackFoldersOptions {
 }
 
 /**
- * Reads version.txt: `commit=<sha>` and `version=<hash>` lines; seed 002 wrote only the bare
- * commit, which is read as the commit with an empty version.
+ * Reads version.txt: `commit=<sha>` and `version=<hash>` lines, and one `image=<ref>@<digest>`
+ * line per image the version pins (image updates); seed 002 wrote only the bare commit, which
+ * is read as the commit with an empty version.
  */
 export function parseVersionFile(text: string): VersionRef | undefined {
   let commit: string | undefined;
   let version: string | undefined;
+  const images: Record<string, string> = {};
   for (const raw of text.split(/\r?\n/)) {
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) continue;
@@ -34,13 +36,26 @@ export function parseVersionFile(text: string): VersionRef | undefined {
     const value = (match[2] ?? '').trim();
     if (key === 'commit') commit = value;
     else if (key === 'version') version = value;
+    else if (key === 'image') addPin(images, value);
   }
   if (commit === undefined && version === undefined) return undefined;
-  return { commit: commit ?? '', version: version ?? '' };
+  const ref: VersionRef = { commit: commit ?? '', version: version ?? '' };
+  if (Object.keys(images).length > 0) ref.images = images;
+  return ref;
+}
+
+/** `<ref>@<digest>`: a tracked reference never holds an `@`, so the last one splits it. */
+function addPin(images: Record<string, string>, value: string): void {
+  const at = value.lastIndexOf('@');
+  if (at <= 0 || at === value.length - 1) return;
+  images[value.slice(0, at)] = value.slice(at + 1);
 }
 
 export function formatVersionFile(ref: VersionRef): string {
-  return `commit=${ref.commit}\nversion=${ref.version}\n`;
+  const pins = Object.entries(ref.images ?? {})
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([image, digest]) => `image=${image}@${digest}\n`);
+  return `commit=${ref.commit}\nversion=${ref.version}\n${pins.join('')}`;
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -264,6 +279,18 @@ export function createStackFolders(
   }
 
   /**
+   * The image pins travel with the files: a copy staged for this version carries them in its
+   * version.txt, and the caller's ref (the strategy's) does not. A version.txt of the user's
+   * own cannot name the folder's version, which is a hash over that very file.
+   */
+  async function withStagedPins(ref: VersionRef, copy: string): Promise<VersionRef> {
+    if (ref.images !== undefined) return ref;
+    const staged = await readVersion(copy);
+    if (staged?.images === undefined || staged.version !== ref.version) return ref;
+    return { ...ref, images: staged.images };
+  }
+
+  /**
    * The version published at `target`, without changing anything. When the target is missing
    * but a folder was moved aside for a swap (in flight in the writer, or cut short by a crash),
    * that folder is what recover() would put back, so its version is the published one.
@@ -302,7 +329,8 @@ export function createStackFolders(
           runningDir(stack),
           async (tmp) => {
             await copyTree(from, tmp);
-            await writeFile(join(tmp, VERSION_FILE), formatVersionFile(ref));
+            const pinned = await withStagedPins(ref, tmp);
+            await writeFile(join(tmp, VERSION_FILE), formatVersionFile(pinned));
           },
           options.keepPrevious === true ? previousDir(stack) : undefined,
         ),

@@ -74,4 +74,15 @@ export const MIGRATIONS: readonly string[] = [
   `,
   // Blue-green and canary leave unchanged services' containers with the version that created them.
   `ALTER TABLE stacks ADD COLUMN carried_versions TEXT NOT NULL DEFAULT '[]';`,
+  // Image updates: the registry digests a version pins (JSON, image reference → digest). A
+  // version is a hash over its files and these digests, so they belong to the version, shared
+  // by its deployments, the running and good versions and its bad mark.
+  `
+  CREATE TABLE version_images (
+    stack TEXT NOT NULL,
+    version TEXT NOT NULL,
+    images TEXT NOT NULL,
+    PRIMARY KEY (stack, version)
+  );
+  `,
 ];

@@ -57,6 +57,9 @@ interface StackRow {
   conditions: string;
   carried_versions: string;
   updated_at: string;
+  /** Joined from version_images. */
+  running_images: string | null;
+  good_images: string | null;
 }
 
 interface DeploymentRow {
@@ -72,6 +75,8 @@ interface DeploymentRow {
   finished_at: string | null;
   result: string | null;
   message: string | null;
+  /** Joined from version_images. */
+  images: string | null;
 }
 
 interface JournalRow {
@@ -97,7 +102,35 @@ interface BadRow {
   commit_sha: string;
   reason: string;
   at: string;
+  /** Joined from version_images. */
+  images: string | null;
 }
+
+/** A version's image pins (version_images) as JSON; none when it pins nothing. */
+function imagesOf(text: string | null): Record<string, string> | undefined {
+  if (text === null) return undefined;
+  const images = JSON.parse(text) as Record<string, string>;
+  return Object.keys(images).length === 0 ? undefined : images;
+}
+
+function versionRef(
+  version: string | null,
+  commit: string | null,
+  images: string | null,
+): StackRecord['running'] {
+  if (version === null) return undefined;
+  const pins = imagesOf(images);
+  return { version, commit: commit ?? '', ...(pins === undefined ? {} : { images: pins }) };
+}
+
+/** Rows with the image pins of their version (image updates) joined in. */
+const STACKS_SQL = `SELECT s.*, ri.images AS running_images, gi.images AS good_images FROM stacks s
+  LEFT JOIN version_images ri ON ri.stack = s.name AND ri.version = s.running_version
+  LEFT JOIN version_images gi ON gi.stack = s.name AND gi.version = s.good_version`;
+const DEPLOYMENTS_SQL = `SELECT d.*, vi.images AS images FROM deployments d
+  LEFT JOIN version_images vi ON vi.stack = d.stack AND vi.version = d.version`;
+const BAD_SQL = `SELECT b.*, vi.images AS images FROM bad_versions b
+  LEFT JOIN version_images vi ON vi.stack = b.stack AND vi.version = b.version`;
 
 /** Copies only the keys whose value is defined, so records compare cleanly and stay small. */
 function defined<T extends object>(value: T): T {
@@ -111,14 +144,8 @@ function toStack(row: StackRow): StackRecord {
     name: row.name,
     state: row.state as StackState,
     suspended: row.suspended !== 0,
-    running:
-      row.running_version === null
-        ? undefined
-        : { version: row.running_version, commit: row.running_commit ?? '' },
-    good:
-      row.good_version === null
-        ? undefined
-        : { version: row.good_version, commit: row.good_commit ?? '' },
+    running: versionRef(row.running_version, row.running_commit, row.running_images),
+    good: versionRef(row.good_version, row.good_commit, row.good_images),
     lastAppliedVersion: row.last_applied_version ?? undefined,
     lastAttemptedVersion: row.last_attempted_version ?? undefined,
     health: (row.health ?? undefined) as StackRecord['health'],
@@ -147,6 +174,7 @@ function toDeployment(row: DeploymentRow): DeploymentRecord {
     finishedAt: row.finished_at ?? undefined,
     result: row.result ?? undefined,
     message: row.message ?? undefined,
+    images: imagesOf(row.images),
   });
 }
 
@@ -172,12 +200,14 @@ function toHealth(row: HealthRow): HealthRecord {
 }
 
 function toBad(row: BadRow): BadVersion {
+  const images = imagesOf(row.images);
   return {
     stack: row.stack,
     version: row.version,
     commit: row.commit_sha,
     reason: row.reason,
     at: row.at,
+    ...(images === undefined ? {} : { images }),
   };
 }
 
@@ -281,8 +311,8 @@ export function openStateStore(dbPath: string, options: StateStoreOptions = {}):
   const db = openDatabase(dbPath, readonly);
 
   const sql = {
-    getStack: db.prepare<[string], StackRow>('SELECT * FROM stacks WHERE name = ?'),
-    listStacks: db.prepare<[], StackRow>('SELECT * FROM stacks ORDER BY name'),
+    getStack: db.prepare<[string], StackRow>(`${STACKS_SQL} WHERE s.name = ?`),
+    listStacks: db.prepare<[], StackRow>(`${STACKS_SQL} ORDER BY s.name`),
     saveStack: db.prepare(`
       INSERT INTO stacks (name, state, suspended, running_version, running_commit, good_version,
         good_commit, last_applied_version, last_attempted_version, health, conditions,
@@ -308,13 +338,23 @@ export function openStateStore(dbPath: string, options: StateStoreOptions = {}):
         trigger_name = @trigger_name, started_at = @started_at, finished_at = @finished_at,
         result = @result, message = @message
       WHERE id = @id`),
-    getDeployment: db.prepare<[number], DeploymentRow>('SELECT * FROM deployments WHERE id = ?'),
+    getDeployment: db.prepare<[number], DeploymentRow>(`${DEPLOYMENTS_SQL} WHERE d.id = ?`),
     listDeployments: db.prepare<[string, number], DeploymentRow>(
-      'SELECT * FROM deployments WHERE stack = ? ORDER BY id DESC LIMIT ?',
+      `${DEPLOYMENTS_SQL} WHERE d.stack = ? ORDER BY d.id DESC LIMIT ?`,
     ),
     unfinished: db.prepare<[], DeploymentRow>(
-      `SELECT * FROM deployments WHERE state IN (${UNFINISHED_STATES.map((s) => `'${s}'`).join(', ')}) ORDER BY id`,
+      `${DEPLOYMENTS_SQL} WHERE d.state IN (${UNFINISHED_STATES.map((s) => `'${s}'`).join(', ')}) ORDER BY d.id`,
     ),
+    saveImages: db.prepare<[string, string, string]>(`
+      INSERT INTO version_images (stack, version, images) VALUES (?, ?, ?)
+      ON CONFLICT (stack, version) DO UPDATE SET images = excluded.images`),
+    // Pins of versions nothing refers to any more: no deployment, not running, good or bad.
+    pruneImages: db.prepare<[string]>(`
+      DELETE FROM version_images AS v WHERE v.stack = ?
+        AND NOT EXISTS (SELECT 1 FROM deployments d WHERE d.stack = v.stack AND d.version = v.version)
+        AND NOT EXISTS (SELECT 1 FROM stacks s WHERE s.name = v.stack
+          AND v.version IN (s.running_version, s.good_version))
+        AND NOT EXISTS (SELECT 1 FROM bad_versions b WHERE b.stack = v.stack AND b.version = v.version)`),
     pruneDeployments: db.prepare<[string, string, number]>(`
       DELETE FROM deployments WHERE stack = ?
         AND state IN (${FINAL_STATES.map((s) => `'${s}'`).join(', ')})
@@ -346,16 +386,14 @@ export function openStateStore(dbPath: string, options: StateStoreOptions = {}):
       VALUES (@stack, @version, @commit_sha, @reason, @at)
       ON CONFLICT (stack, version) DO UPDATE SET commit_sha = excluded.commit_sha,
         reason = excluded.reason, at = excluded.at`),
-    isBad: db.prepare<[string, string], BadRow>(
-      'SELECT * FROM bad_versions WHERE stack = ? AND version = ?',
-    ),
+    isBad: db.prepare<[string, string], BadRow>(`${BAD_SQL} WHERE b.stack = ? AND b.version = ?`),
     unmarkOne: db.prepare<[string, string]>(
       'DELETE FROM bad_versions WHERE stack = ? AND version = ?',
     ),
     unmarkAll: db.prepare<[string]>('DELETE FROM bad_versions WHERE stack = ?'),
-    listBad: db.prepare<[], BadRow>('SELECT * FROM bad_versions ORDER BY stack, at, version'),
+    listBad: db.prepare<[], BadRow>(`${BAD_SQL} ORDER BY b.stack, b.at, b.version`),
     listBadOf: db.prepare<[string], BadRow>(
-      'SELECT * FROM bad_versions WHERE stack = ? ORDER BY at, version',
+      `${BAD_SQL} WHERE b.stack = ? ORDER BY b.at, b.version`,
     ),
   };
 
@@ -423,6 +461,12 @@ export function openStateStore(dbPath: string, options: StateStoreOptions = {}):
       result: record.result ?? null,
       message: record.message ?? null,
     };
+  }
+
+  /** A version's pins, recorded once for all that refer to it; nothing for a version without. */
+  function saveImages(stack: string, version: string, images: DeploymentRecord['images']): void {
+    if (images === undefined || Object.keys(images).length === 0 || version === '') return;
+    sql.saveImages.run(stack, version, JSON.stringify(images));
   }
 
   function findDeployment(id: number): DeploymentRecord | undefined {
@@ -494,7 +538,9 @@ export function openStateStore(dbPath: string, options: StateStoreOptions = {}):
           startedAt: now(),
         };
         const id = Number(sql.insertDeployment.run(deploymentParams(record)).lastInsertRowid);
+        saveImages(record.stack, record.version, record.images);
         sql.pruneDeployments.run(input.stack, input.stack, maxDeployments);
+        sql.pruneImages.run(input.stack);
         return loadDeployment(id);
       });
     },
@@ -507,6 +553,7 @@ export function openStateStore(dbPath: string, options: StateStoreOptions = {}):
         if (FINAL_STATES.includes(next.state) && next.finishedAt === undefined)
           next.finishedAt = now();
         sql.updateDeployment.run({ ...deploymentParams(next), id });
+        if (patch.images !== undefined) saveImages(next.stack, next.version, patch.images);
       });
     },
 

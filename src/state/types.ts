@@ -28,6 +28,11 @@ export interface Condition {
 export interface VersionRef {
   version: string;
   commit: string;
+  /**
+   * Image updates: the registry digests the version was computed from (image reference as
+   * written → `sha256:…`), deployed pinned. Absent for a stack without image updates.
+   */
+  images?: Record<string, string>;
 }
 
 export interface StackRecord {
@@ -63,6 +68,8 @@ export interface DeploymentRecord {
   /** succeeded, failed, rolled-back, skipped, interrupted. */
   result?: string;
   message?: string;
+  /** The image digests the version pins (image updates), when it pins any. */
+  images?: Record<string, string>;
 }
 
 /** One journal line of a deployment: written before the step runs. */
@@ -89,6 +96,8 @@ export interface BadVersion {
   commit: string;
   reason: string;
   at: string;
+  /** The image digests the bad version pins (image updates), when it pins any. */
+  images?: Record<string, string>;
 }
 
 /**

@@ -106,7 +106,7 @@ describe('berth validate DIR', { timeout: 120_000 }, () => {
         '',
       ].join('\n');
     await write('repo/good/compose.yaml', service(''));
-    await write('repo/stacks/brokencompose/compose.yaml', service('    runtime: runc'));
+    await write('repo/stacks/brokencompose/compose.yaml', service('    use_api_socket: true'));
     await write('repo/badsettings/compose.yaml', service(''));
     await write('repo/badsettings/deploy.yaml', 'method: simple\nhealthTimeout: soon\n');
     await write('repo/notastack/readme.txt', 'no compose file here\n');
@@ -122,7 +122,7 @@ describe('berth validate DIR', { timeout: 120_000 }, () => {
     expect(run.stdout).not.toContain('notastack');
     const composeError = lines.filter((l) => l.includes('brokencompose')).join('\n');
     expect(run.stdout).toContain(path.join(dir, 'stacks', 'brokencompose', 'compose.yaml'));
-    expect(composeError + run.stdout).toContain('runtime');
+    expect(composeError + run.stdout).toContain('use_api_socket');
     expect(run.stdout).toContain(path.join(dir, 'badsettings', 'deploy.yaml'));
     expect(run.stdout).toContain('healthTimeout');
   });
@@ -153,7 +153,7 @@ describe('berth validate DIR', { timeout: 120_000 }, () => {
       'repo2/apps/one/compose.yaml',
       'services:\n  app:\n    image: berth-fixture/busybox:latest\n',
     );
-    await write('repo2/ignored/compose.yaml', 'services:\n  app:\n    runtime: runc\n');
+    await write('repo2/ignored/compose.yaml', 'services:\n  app:\n    use_api_socket: true\n');
     const config = await write(
       'repo2-config.yaml',
       `source:\n  path: ${path.join(tmp, 'repo2')}\n  paths: ["apps/*"]\n`,

@@ -8,7 +8,7 @@ import { runBerth } from './run-cli.js';
 
 const COMPOSE = 'services:\n  app:\n    image: berth-fixture/busybox:latest\n';
 /** A stack validate would call invalid: it must not be looked at while the config is wrong. */
-const BAD_COMPOSE = 'services:\n  app:\n    runtime: runc\n';
+const BAD_COMPOSE = 'services:\n  app:\n    use_api_socket: true\n';
 
 let tmp: string;
 
@@ -58,7 +58,7 @@ describe('berth validate: the configuration first', { timeout: 120_000 }, () => 
       expect(line).toContain(config);
     }
     expect(run.stderr).not.toContain('good');
-    expect(run.stderr).not.toContain('runtime');
+    expect(run.stderr).not.toContain('use_api_socket');
 
     const json = await runBerth(['validate', '--config', config, '--json'], { cwd: tmp });
     expect(json.code).toBe(2);

@@ -51,12 +51,12 @@ async function deployWithBerth(dir: string, project: string): Promise<void> {
   }
 }
 
+/** Without `-f`: docker-compose finds the compose file and its override file, as berth does. */
 async function deployWithCompose(dir: string, project: string): Promise<void> {
-  await run(
-    '/usr/bin/docker-compose',
-    ['-p', project, '--project-directory', dir, '-f', path.join(dir, 'compose.yaml'), 'up', '-d'],
-    { cwd: dir, timeout: 120_000 },
-  );
+  await run('/usr/bin/docker-compose', ['-p', project, '--project-directory', dir, 'up', '-d'], {
+    cwd: dir,
+    timeout: 120_000,
+  });
 }
 
 async function snapshot(project: string): Promise<Snapshot> {

@@ -199,7 +199,11 @@ describe('compose loading confined to the stack folder', () => {
     expect((await loadError(dir)).place.file).toBe(join(dir, '.env'));
     // A compose file named by the caller is confined too.
     await rm(join(dir, '.env'));
-    expect((await loadError(dir, { file: '../../outside/compose.yaml' })).reason).toBe(
+    expect((await loadError(dir, { files: ['../../outside/compose.yaml'] })).reason).toBe(
+      'PathEscapesStack',
+    );
+    // So are env files named for interpolation.
+    expect((await loadError(dir, { envFiles: ['../../outside/.env'] })).reason).toBe(
       'PathEscapesStack',
     );
   });

@@ -72,7 +72,7 @@ describe('finding the compose file', () => {
   it('loads an explicit file', async () => {
     const { project: p, dir } = await load(
       { 'other.yaml': 'services:\n  web:\n    image: nginx\n' },
-      { file: 'other.yaml' },
+      { files: ['other.yaml'] },
     );
     expect(p.configFiles).toEqual([join(dir, 'other.yaml')]);
     expect(p.workingDir).toBe(dir);
@@ -1160,9 +1160,9 @@ configs:
 describe('errors name file, service and field', () => {
   it.each([
     ['develop', 'develop:\n      watch: []'],
-    ['runtime', 'runtime: runc'],
-    ['storage_opt', 'storage_opt: { size: 1G }'],
-    ['cgroup_parent', 'cgroup_parent: x'],
+    ['post_start', 'post_start: []'],
+    ['use_api_socket', 'use_api_socket: true'],
+    ['label_file', 'label_file: x'],
   ])('unsupported field %s', async (field, yaml) => {
     const err = await loadError({
       'compose.yaml': `services:\n  web:\n    image: a\n    ${yaml}\n`,
@@ -1190,7 +1190,7 @@ describe('errors name file, service and field', () => {
 
   it('names the file of an included service', async () => {
     const err = await loadError({
-      'sub/inc.yaml': 'services:\n  api:\n    image: a\n    runtime: runc\n',
+      'sub/inc.yaml': 'services:\n  api:\n    image: a\n    pre_stop: []\n',
       'compose.yaml': 'include: [sub/inc.yaml]\nservices: {}\n',
     });
     expect(err.place.file).toMatch(/sub\/inc\.yaml$/);
@@ -1352,10 +1352,10 @@ configs:
 describe('error context', () => {
   it('adds the stack name to the place when a project name is given', async () => {
     const err = await loadError(
-      { 'compose.yaml': 'services:\n  web:\n    runtime: x\n' },
+      { 'compose.yaml': 'services:\n  web:\n    image: a\n    post_start: []\n' },
       { projectName: 'shop' },
     );
-    expect(err.place).toMatchObject({ stack: 'shop', service: 'web', field: 'runtime' });
+    expect(err.place).toMatchObject({ stack: 'shop', service: 'web', field: 'post_start' });
   });
 
   it('turns an alias bomb into a ComposeError', async () => {

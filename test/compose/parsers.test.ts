@@ -1,4 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { normalizeService, type NormalizeContext } from '../../src/compose/normalize.js';
+import { parseRaw, RawService } from '../../src/compose/schema.js';
+import type { ServiceConfig } from '../../src/compose/types.js';
+import { ComposeError } from '../../src/errors.js';
 import { parseExpose, parseShortPort } from '../../src/compose/ports.js';
 import { splitShellWords } from '../../src/compose/shellwords.js';
 import { parseSize } from '../../src/compose/units.js';
@@ -144,5 +148,228 @@ describe('normalizeProjectName', () => {
     ['Über', 'ber'],
   ])('%s -> %s', (input, output) => {
     expect(normalizeProjectName(input)).toBe(output);
+  });
+});
+
+/** Validates and normalizes one service the way the loader does, with nothing declared but `front`. */
+function normalized(raw: Record<string, unknown>): ServiceConfig {
+  const ctx: NormalizeContext = {
+    file: '/stack/compose.yaml',
+    service: 'web',
+    baseDir: '/stack',
+    lookup: () => undefined,
+    declared: {
+      networks: new Set(['front']),
+      volumes: new Set(['data']),
+      secrets: new Set(),
+      configs: new Set(),
+    },
+  };
+  const parsed = parseRaw(
+    RawService,
+    { image: 'a', ...raw },
+    {
+      file: ctx.file,
+      service: 'web',
+      what: 'service',
+    },
+  );
+  return normalizeService(ctx, parsed);
+}
+
+function normalizeError(raw: Record<string, unknown>): ComposeError {
+  try {
+    normalized(raw);
+  } catch (err) {
+    if (err instanceof ComposeError) return err;
+    throw err;
+  }
+  throw new Error('expected a ComposeError');
+}
+
+describe('normalizeService: runtime, cgroup, CPU, memory and namespace fields', () => {
+  it('normalizes each field', () => {
+    const service = normalized({
+      runtime: 'runc',
+      cgroup: 'host',
+      cgroup_parent: 'berth.slice',
+      cpu_count: '2',
+      cpu_percent: 50,
+      cpu_period: '100000',
+      cpu_quota: 50000,
+      cpu_rt_period: 1000000,
+      cpu_rt_runtime: '950ms',
+      cpuset: 0,
+      mem_swappiness: '10',
+      memswap_limit: '1g',
+      oom_kill_disable: 'true',
+      oom_score_adj: -500,
+      pids_limit: -1,
+      storage_opt: { size: '1G', count: 2 },
+      userns_mode: 'host',
+      uts: 'host',
+      device_cgroup_rules: ['c 1:3 mr'],
+      mac_address: '02:42:ac:11:00:99',
+      external_links: ['legacy:db'],
+      isolation: 'default',
+      annotations: ['io.example/a=b', 'flag'],
+    });
+    expect(service).toMatchObject({
+      runtime: 'runc',
+      cgroup: 'host',
+      cgroupParent: 'berth.slice',
+      cpuCount: 2,
+      cpuPercent: 50,
+      cpuPeriod: 100000,
+      cpuQuota: 50000,
+      cpuRtPeriod: 1000000,
+      cpuRtRuntime: 950000,
+      cpuset: '0',
+      memSwappiness: 10,
+      memswapLimit: 1024 ** 3,
+      oomKillDisable: true,
+      oomScoreAdj: -500,
+      pidsLimit: -1,
+      storageOpt: { size: '1G', count: '2' },
+      usernsMode: 'host',
+      uts: 'host',
+      deviceCgroupRules: ['c 1:3 mr'],
+      macAddress: '02:42:ac:11:00:99',
+      externalLinks: ['legacy:db'],
+      isolation: 'default',
+      annotations: { 'io.example/a': 'b', flag: '' },
+    });
+  });
+
+  it('leaves every new field out of a service that does not set it', () => {
+    const service = normalized({ ports: [{ target: 80, name: 'web', app_protocol: 'http' }] });
+    for (const field of [
+      'runtime',
+      'cgroup',
+      'cgroupParent',
+      'cpuCount',
+      'cpuPercent',
+      'cpuPeriod',
+      'cpuQuota',
+      'cpuRtPeriod',
+      'cpuRtRuntime',
+      'cpuset',
+      'memSwappiness',
+      'memswapLimit',
+      'oomKillDisable',
+      'oomScoreAdj',
+      'pidsLimit',
+      'storageOpt',
+      'usernsMode',
+      'uts',
+      'deviceCgroupRules',
+      'blkio',
+      'macAddress',
+      'externalLinks',
+      'isolation',
+      'annotations',
+      'gpus',
+    ])
+      expect(service).not.toHaveProperty(field);
+    // Port names and application protocols are metadata with no Engine field.
+    expect(service.ports).toEqual([{ target: 80, protocol: 'tcp' }]);
+  });
+
+  it('accepts attach, which changes nothing for a detached deploy', () => {
+    expect(normalized({ attach: false })).toEqual(normalized({}));
+  });
+
+  it('takes -1 as unlimited swap', () => {
+    expect(normalized({ memswap_limit: -1 }).memswapLimit).toBe(-1);
+    expect(normalized({ memswap_limit: '-1' }).memswapLimit).toBe(-1);
+  });
+
+  it.each([
+    ['oom_score_adj', 1001],
+    ['mem_swappiness', 101],
+    ['cpu_percent', 101],
+    ['cpu_count', -1],
+  ])('refuses %s %s out of range', (field, value) => {
+    expect(normalizeError({ [field]: value }).place.field).toBe(field);
+  });
+
+  it('refuses a cgroup mode other than host or private', () => {
+    expect(normalizeError({ cgroup: 'shared' }).place.field).toBe('cgroup');
+  });
+
+  it('normalizes blkio_config, byte rates as sizes', () => {
+    const service = normalized({
+      blkio_config: {
+        weight: 300,
+        weight_device: [{ path: '/dev/vda', weight: 400 }],
+        device_read_bps: [{ path: '/dev/vda', rate: '1mb' }],
+        device_write_iops: [{ path: '/dev/vda', rate: '120' }],
+      },
+    });
+    expect(service.blkio).toEqual({
+      weight: 300,
+      weightDevice: [{ path: '/dev/vda', weight: 400 }],
+      deviceReadBps: [{ path: '/dev/vda', rate: 1048576 }],
+      deviceWriteIops: [{ path: '/dev/vda', rate: 120 }],
+    });
+    expect(normalizeError({ blkio_config: { weight: 5 } }).place.field).toBe('blkio_config.weight');
+  });
+
+  it('turns gpus into device requests with the gpu capability', () => {
+    expect(normalized({ gpus: 'all' }).gpus).toEqual([{ capabilities: ['gpu'], count: -1 }]);
+    expect(
+      normalized({
+        gpus: [
+          { driver: 'nvidia', count: 2 },
+          { device_ids: ['1'], capabilities: ['compute'] },
+        ],
+      }).gpus,
+    ).toEqual([
+      { capabilities: ['gpu'], driver: 'nvidia', count: 2 },
+      { capabilities: ['compute', 'gpu'], deviceIds: ['1'] },
+    ]);
+  });
+
+  it('reads reserved devices as Compose does: all devices unless count or device_ids say', () => {
+    const devices = (list: unknown[]): unknown =>
+      normalized({ deploy: { resources: { reservations: { devices: list } } } }).deploy?.resources
+        ?.reservations?.devices;
+    expect(devices([{ capabilities: ['gpu'] }])).toEqual([{ capabilities: ['gpu'], count: -1 }]);
+    expect(devices([{ capabilities: ['gpu'], count: 'all', options: { a: 1 } }])).toEqual([
+      { capabilities: ['gpu'], count: -1, options: { a: '1' } },
+    ]);
+    expect(devices([{ capabilities: ['gpu'], count: '1', driver: 'nvidia' }])).toEqual([
+      { capabilities: ['gpu'], count: 1, driver: 'nvidia' },
+    ]);
+    const reservations = 'deploy.resources.reservations';
+    expect(
+      normalizeError({ deploy: { resources: { reservations: { devices: [{ count: 1 }] } } } }).place
+        .field,
+    ).toBe(`${reservations}.devices[0].capabilities`);
+    expect(
+      normalizeError({
+        deploy: {
+          resources: {
+            reservations: { devices: [{ capabilities: ['gpu'], count: 1, device_ids: ['0'] }] },
+          },
+        },
+      }).place.field,
+    ).toBe(`${reservations}.devices[0]`);
+  });
+
+  it('accepts deploy.mode replicated and refuses global', () => {
+    expect(normalized({ deploy: { mode: 'replicated' } }).deploy).toEqual({});
+    const err = normalizeError({ deploy: { mode: 'global' } });
+    expect(err.place.field).toBe('deploy.mode');
+    expect(err.message).toContain('swarm');
+  });
+
+  it('keeps per-network driver options and volume labels', () => {
+    const service = normalized({
+      networks: { front: { driver_opts: { 'com.example.opt': 1 } } },
+      volumes: [{ type: 'volume', source: 'data', target: '/data', volume: { labels: ['a=b'] } }],
+    });
+    expect(service.networks.front).toEqual({ aliases: [], driverOpts: { 'com.example.opt': '1' } });
+    expect(service.volumes[0]?.volume).toEqual({ nocopy: false, labels: { a: 'b' } });
   });
 });

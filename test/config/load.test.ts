@@ -29,6 +29,7 @@ describe('loadConfig from a file', () => {
         markBad: true,
         redeployGood: true,
         hooks: { timeoutMs: 300_000 },
+        updates: { images: false },
       },
       prune: false,
       log: { level: 'info' },
@@ -85,6 +86,7 @@ describe('loadConfig from a file', () => {
       markBad: false,
       redeployGood: false,
       hooks: { timeoutMs: 5_400_000 },
+      updates: { images: false },
       drainMs: 5000,
       canary: { batch: { percent: 20 }, windowMs: 60_000 },
     });

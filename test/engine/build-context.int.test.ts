@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { extract } from 'tar-stream';
 import { EngineError } from '../../src/errors.js';
 import { ensureImage } from '../../src/engine/images.js';
+import { NO_CREDENTIALS } from '../../src/engine/registry-credentials.js';
 import { createLogger } from '../../src/log.js';
 import type { ServiceConfig } from '../../src/compose/types.js';
 import { FIXTURE_IMAGE, testDocker, uniqueName } from '../helpers/docker.js';
@@ -45,7 +46,7 @@ async function build(context: string, dockerfile = 'Dockerfile'): Promise<string
     image: undefined,
     build: { context, dockerfile, args: {}, pull: false },
   });
-  await ensureImage({ docker, logger, stack: ref, service: svc, ref });
+  await ensureImage({ docker, credentials: NO_CREDENTIALS, logger, stack: ref, service: svc, ref });
   return ref;
 }
 

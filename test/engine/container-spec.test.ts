@@ -8,6 +8,9 @@ import {
   type ContainerSpecInput,
   type MountSpec,
 } from '../../src/engine/container-spec.js';
+import { normalizeService } from '../../src/compose/normalize.js';
+import { RawService } from '../../src/compose/schema.js';
+import { serviceConfigHash } from '../../src/engine/hash.js';
 import { ComposeError } from '../../src/errors.js';
 import { bareService } from '../helpers/compose.js';
 
@@ -733,5 +736,290 @@ describe('apiVersionAtLeast', () => {
     ['1.9', '1.10', false],
   ])('%s >= %s is %s', (actual, wanted, expected) => {
     expect(apiVersionAtLeast(actual, wanted)).toBe(expected);
+  });
+});
+
+describe('runtime, cgroup, CPU, memory and namespace fields', () => {
+  it('maps each service field to its HostConfig field', () => {
+    const host = build({
+      runtime: 'runc',
+      cgroup: 'private',
+      cgroupParent: 'berth.slice',
+      cpuCount: 2,
+      cpuPercent: 50,
+      cpuPeriod: 100_000,
+      cpuQuota: 50_000,
+      cpuRtPeriod: 1_000_000,
+      cpuRtRuntime: 950_000,
+      cpuset: '0-1',
+      memSwappiness: 10,
+      memswapLimit: -1,
+      oomKillDisable: true,
+      oomScoreAdj: -500,
+      pidsLimit: 64,
+      storageOpt: { size: '1G' },
+      usernsMode: 'host',
+      uts: 'host',
+      deviceCgroupRules: ['c 1:3 mr'],
+      isolation: 'default',
+    }).create.HostConfig;
+    expect(host).toMatchObject({
+      Runtime: 'runc',
+      CgroupnsMode: 'private',
+      CgroupParent: 'berth.slice',
+      CpuCount: 2,
+      CpuPercent: 50,
+      CpuPeriod: 100_000,
+      CpuQuota: 50_000,
+      CpuRealtimePeriod: 1_000_000,
+      CpuRealtimeRuntime: 950_000,
+      CpusetCpus: '0-1',
+      MemorySwappiness: 10,
+      MemorySwap: -1,
+      OomKillDisable: true,
+      OomScoreAdj: -500,
+      PidsLimit: 64,
+      StorageOpt: { size: '1G' },
+      UsernsMode: 'host',
+      UTSMode: 'host',
+      DeviceCgroupRules: ['c 1:3 mr'],
+      Isolation: 'default',
+    });
+  });
+
+  it('keeps false and zero values, which override daemon defaults', () => {
+    const host = build({ oomKillDisable: false, oomScoreAdj: 0 }).create.HostConfig;
+    expect(host).toMatchObject({ OomKillDisable: false, OomScoreAdj: 0 });
+  });
+
+  it('leaves every one of them out when unset', () => {
+    const host = build().create.HostConfig ?? {};
+    for (const field of [
+      'Runtime',
+      'CgroupnsMode',
+      'CgroupParent',
+      'CpuCount',
+      'CpuPercent',
+      'CpuPeriod',
+      'CpuQuota',
+      'CpuRealtimePeriod',
+      'CpuRealtimeRuntime',
+      'CpusetCpus',
+      'MemorySwappiness',
+      'MemorySwap',
+      'OomKillDisable',
+      'OomScoreAdj',
+      'PidsLimit',
+      'StorageOpt',
+      'UsernsMode',
+      'UTSMode',
+      'DeviceCgroupRules',
+      'Isolation',
+      'Annotations',
+      'DeviceRequests',
+      'BlkioWeight',
+      'BlkioDeviceReadBps',
+    ])
+      expect(host).not.toHaveProperty(field);
+    expect(build().create).not.toHaveProperty('MacAddress');
+  });
+
+  it('lets deploy.resources.limits.pids win over pids_limit', () => {
+    const host = build({ pidsLimit: 64, deploy: { resources: { limits: { pids: 100 } } } }).create
+      .HostConfig;
+    expect(host?.PidsLimit).toBe(100);
+  });
+
+  it('maps blkio_config', () => {
+    const host = build({
+      blkio: {
+        weight: 300,
+        weightDevice: [{ path: '/dev/vda', weight: 400 }],
+        deviceReadBps: [{ path: '/dev/vda', rate: 1048576 }],
+        deviceReadIops: [{ path: '/dev/vda', rate: 100 }],
+        deviceWriteBps: [{ path: '/dev/vda', rate: 2097152 }],
+        deviceWriteIops: [{ path: '/dev/vda', rate: 200 }],
+      },
+    }).create.HostConfig;
+    expect(host).toMatchObject({
+      BlkioWeight: 300,
+      BlkioWeightDevice: [{ Path: '/dev/vda', Weight: 400 }],
+      BlkioDeviceReadBps: [{ Path: '/dev/vda', Rate: 1048576 }],
+      BlkioDeviceReadIOps: [{ Path: '/dev/vda', Rate: 100 }],
+      BlkioDeviceWriteBps: [{ Path: '/dev/vda', Rate: 2097152 }],
+      BlkioDeviceWriteIOps: [{ Path: '/dev/vda', Rate: 200 }],
+    });
+  });
+
+  it('turns gpus and reserved devices into device requests', () => {
+    const host = build({
+      gpus: [{ capabilities: ['gpu'], count: -1 }],
+      deploy: {
+        resources: {
+          reservations: {
+            devices: [
+              {
+                driver: 'nvidia',
+                deviceIds: ['0', '3'],
+                capabilities: ['gpu', 'utility'],
+                options: { a: 'b' },
+              },
+            ],
+          },
+        },
+      },
+    }).create.HostConfig;
+    expect(host?.DeviceRequests).toEqual([
+      {
+        Driver: 'nvidia',
+        Count: 0,
+        DeviceIDs: ['0', '3'],
+        Capabilities: [['gpu', 'utility']],
+        Options: { a: 'b' },
+      },
+      { Driver: '', Count: -1, DeviceIDs: [], Capabilities: [['gpu']], Options: {} },
+    ]);
+  });
+
+  it('needs Engine API 1.43 for annotations', () => {
+    const err = thrown(() => build({ annotations: { 'io.example/a': 'b' } }));
+    expect(err.reason).toBe('UnsupportedByEngine');
+    expect(err.place).toMatchObject({ service: 'web', field: 'annotations' });
+    const host = build({ annotations: { 'io.example/a': 'b' } }, {}, { apiVersion: '1.43' }).create
+      .HostConfig as Record<string, unknown>;
+    expect(host.Annotations).toEqual({ 'io.example/a': 'b' });
+  });
+});
+
+describe('mac_address, external_links, endpoint driver options and volume labels', () => {
+  it('puts mac_address on the container before Engine API 1.44 and on the first endpoint from 1.44', () => {
+    const old = build({ macAddress: '02:42:ac:11:00:99' });
+    expect(old.create.MacAddress).toBe('02:42:ac:11:00:99');
+    expect(old.networks[0]?.endpoint).not.toHaveProperty('MacAddress');
+    const recent = build({ macAddress: '02:42:ac:11:00:99' }, {}, { apiVersion: '1.44' });
+    expect(recent.create).not.toHaveProperty('MacAddress');
+    expect(recent.networks[0]?.endpoint.MacAddress).toBe('02:42:ac:11:00:99');
+  });
+
+  it('keeps mac_address on the container without a network to carry it', () => {
+    const spec = build(
+      { macAddress: '02:42:ac:11:00:99', networkMode: 'host', networks: {} },
+      {},
+      {
+        apiVersion: '1.44',
+      },
+    );
+    expect(spec.create.MacAddress).toBe('02:42:ac:11:00:99');
+  });
+
+  it('links external containers under their alias or their own name', () => {
+    const spec = build({ links: ['db'], externalLinks: ['legacy-redis:cache', 'metrics'] });
+    const links = spec.create.HostConfig?.Links;
+    expect(links).toEqual([
+      'demo-db-1:db',
+      'demo-db-1:db-1',
+      'demo-db-1:demo-db-1',
+      'legacy-redis:cache',
+      'metrics:metrics',
+    ]);
+    expect(spec.networks[0]?.endpoint.Links).toEqual(links);
+  });
+
+  it('passes per-network driver options to the endpoint', () => {
+    const spec = build({
+      networks: { default: { aliases: [], driverOpts: { 'com.example.opt': '1' } } },
+    });
+    expect(spec.networks[0]?.endpoint.DriverOpts).toEqual({ 'com.example.opt': '1' });
+    expect(build().networks[0]?.endpoint).not.toHaveProperty('DriverOpts');
+  });
+
+  it('labels the volume a mount creates', () => {
+    const spec = build(
+      {
+        volumes: [
+          {
+            type: 'volume',
+            source: 'data',
+            target: '/data',
+            readOnly: false,
+            volume: { nocopy: false, labels: { backup: 'daily' } },
+          },
+        ],
+      },
+      {
+        volumes: {
+          data: {
+            key: 'data',
+            name: 'demo_data',
+            external: false,
+            driverOpts: {},
+            labels: {},
+          },
+        },
+      },
+    );
+    expect(mounts(spec)[0]?.VolumeOptions).toEqual({ Labels: { backup: 'daily' } });
+  });
+});
+
+describe('config hash of existing stacks', () => {
+  it('is unchanged for a service that sets none of the newly mapped fields', () => {
+    // The hash this service had before runtime, cgroup, CPU, blkio and the other fields were
+    // mapped: a different one would recreate every deployed container on upgrade.
+    const raw = {
+      image: 'nginx:1.27',
+      command: 'nginx -g "daemon off;"',
+      environment: { A: '1' },
+      ports: ['8080:80'],
+      volumes: [{ type: 'volume', source: 'data', target: '/data' }],
+      healthcheck: { test: 'true', interval: '5s' },
+      restart: 'unless-stopped',
+      deploy: {
+        resources: {
+          limits: { cpus: '0.5', memory: '64m', pids: 100 },
+          reservations: { memory: '16m' },
+        },
+      },
+      labels: { a: 'b' },
+      cap_add: ['NET_ADMIN'],
+      mem_limit: '128m',
+      cpu_shares: 512,
+      ulimits: { nofile: 1024 },
+      sysctls: { 'net.core.somaxconn': '1024' },
+      logging: { driver: 'json-file', options: { 'max-size': '1m' } },
+      init: true,
+      stop_grace_period: '30s',
+      platform: 'linux/amd64',
+      networks: { front: { aliases: ['x'], priority: 2 } },
+    };
+    const svc = normalizeService(
+      {
+        file: '/stacks/demo/compose.yaml',
+        service: 'web',
+        baseDir: '/stacks/demo',
+        lookup: () => undefined,
+        declared: {
+          networks: new Set(['front']),
+          volumes: new Set(['data']),
+          secrets: new Set(),
+          configs: new Set(),
+        },
+      },
+      RawService.parse(raw),
+    );
+    const demo: ComposeProject = {
+      name: 'demo',
+      workingDir: '/stacks/demo',
+      configFiles: [],
+      services: { web: svc },
+      networks: {},
+      volumes: {},
+      secrets: {},
+      configs: {},
+      extensions: {},
+    };
+    expect(serviceConfigHash(demo, svc)).toBe(
+      '074937440fc596e48be69c1370387443f529588d88ea46d1f2c0da107670652a',
+    );
   });
 });

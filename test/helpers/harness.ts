@@ -26,6 +26,7 @@ export const DEFAULTS: SettingsDefaults = {
   markBad: true,
   redeployGood: true,
   hooks: { timeoutMs: 10_000 },
+  updates: { images: false },
 };
 
 function git(cwd: string, ...args: string[]): string {

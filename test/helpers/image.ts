@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ROOT } from './berth-bin.js';
+import { startPrebuiltMirror, type PrebuiltMirror } from './prebuilt-mirror.js';
 
 /**
  * berth's container image, built from the repository's Dockerfile for tests. No registry is
@@ -78,18 +79,43 @@ export interface BuiltImage {
   baseMs: number;
   buildMs: number;
   sizeBytes: number;
+  /** better-sqlite3 binaries fetched from the loopback mirror (0: cached, or compiled). */
+  prebuiltDownloads: number;
 }
 
 /**
- * Builds berth's image as `tag` on the stand-in base. The Dockerfile's `build` stage (toolchain,
- * node_modules, better-sqlite3 compiled from source: minutes) is kept under a cache tag per
+ * Builds berth's image as `tag` on the stand-in base. better-sqlite3's prebuilt binary comes
+ * from a loopback mirror of this machine's own (prebuilt-mirror.ts) instead of a compile. The
+ * Dockerfile's `build` stage (toolchain, node_modules) is kept under a cache tag per
  * base image, so a later run rebuilds only what changed; its previous version is removed once
  * replaced. Only `tag` is the caller's to remove.
  */
 export async function buildBerthImage(tag: string): Promise<BuiltImage> {
   const base = await ensureBaseImage();
+  const mirror = await startPrebuiltMirror();
+  try {
+    return await build(tag, base, mirror);
+  } finally {
+    await mirror?.close();
+  }
+}
+
+async function build(
+  tag: string,
+  base: { tag: string; ms: number },
+  mirror: PrebuiltMirror | undefined,
+): Promise<BuiltImage> {
   const started = Date.now();
-  const common = ['--build-arg', `NODE_IMAGE=${base.tag}`];
+  // The host network lets the build reach the mirror on loopback; nothing else changes.
+  const common = [
+    '--network',
+    'host',
+    '--build-arg',
+    `NODE_IMAGE=${base.tag}`,
+    ...(mirror === undefined
+      ? []
+      : ['--build-arg', `npm_config_better_sqlite3_binary_host=${mirror.url}`]),
+  ];
   const cacheTag = `berth-test/berth-build:${base.tag.split(':').at(-1) ?? 'latest'}`;
   const previous = await imageId(cacheTag);
   await dockerBuild([...common, '--target', 'build', '-t', cacheTag, '.']);
@@ -114,6 +140,7 @@ export async function buildBerthImage(tag: string): Promise<BuiltImage> {
     baseMs: base.ms,
     buildMs,
     sizeBytes: Number(size.stdout.trim()),
+    prebuiltDownloads: mirror?.served() ?? 0,
   };
 }
 

@@ -39,7 +39,8 @@ afterAll(async () => {
   const mb = (built.sizeBytes / 1e6).toFixed(0);
   process.stdout.write(
     `[image] base ${built.baseImage} ready in ${(built.baseMs / 1000).toFixed(1)} s; ` +
-      `berth image built in ${(built.buildMs / 1000).toFixed(1)} s, ${mb} MB; ` +
+      `berth image built in ${(built.buildMs / 1000).toFixed(1)} s, ${mb} MB ` +
+      `(better-sqlite3 from the mirror: ${built.prebuiltDownloads}); ` +
       `file took ${((Date.now() - fileStarted) / 1000).toFixed(0)} s\n`,
   );
 }, 60_000);

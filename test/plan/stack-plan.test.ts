@@ -17,6 +17,8 @@ function settings(patch: Partial<DeploySettings> = {}): DeploySettings {
     markBad: true,
     redeployGood: true,
     hooks: { timeoutMs: 1000 },
+    compose: {},
+    updates: { images: false },
     origin: 'defaults',
     ...patch,
   };
@@ -27,7 +29,7 @@ function stack(name: string, version = V1, patch: Partial<DeploySettings> = {}):
     name,
     dir: `/repo/stacks/${name}`,
     relPath: `stacks/${name}`,
-    composeFile: `/repo/stacks/${name}/compose.yaml`,
+    composeFiles: [`/repo/stacks/${name}/compose.yaml`],
     version,
     settings: settings(patch),
   };

@@ -33,10 +33,12 @@ describe('discoverStacks', () => {
     ]);
     const web = result.stacks.find((s) => s.name === 'web')!;
     expect(web.dir).toBe(join(root, 'stacks/web'));
-    expect(web.composeFile).toBe(join(root, 'stacks/web/compose.yaml'));
+    expect(web.composeFiles).toEqual([join(root, 'stacks/web/compose.yaml')]);
     expect(web.version).toMatch(/^[0-9a-f]{64}$/);
-    expect(web.settings).toEqual({ ...DEFAULTS, origin: 'defaults' });
-    expect(result.stacks.find((s) => s.name === 'db')!.composeFile).toMatch(/docker-compose\.yml$/);
+    expect(web.settings).toEqual({ ...DEFAULTS, compose: {}, origin: 'defaults' });
+    expect(result.stacks.find((s) => s.name === 'db')!.composeFiles[0]).toMatch(
+      /docker-compose\.yml$/,
+    );
   });
 
   it('prefers compose.yaml over the other file names', async () => {
@@ -46,7 +48,7 @@ describe('discoverStacks', () => {
       's/web/compose.yaml': COMPOSE,
     });
     const { stacks } = await discoverStacks(root, ['s/*'], DEFAULTS, METHODS);
-    expect(stacks[0]!.composeFile).toBe(join(root, 's/web/compose.yaml'));
+    expect(stacks[0]!.composeFiles).toEqual([join(root, 's/web/compose.yaml')]);
   });
 
   it('supports recursive globs', async () => {

@@ -11,6 +11,7 @@ export const DEFAULTS: SettingsDefaults = {
   markBad: true,
   redeployGood: true,
   hooks: { timeoutMs: 300_000 },
+  updates: { images: false },
 };
 
 export const COMPOSE = 'services:\n  web:\n    image: berth-fixture/busybox:latest\n';

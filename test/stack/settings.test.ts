@@ -40,6 +40,7 @@ describe('readDeploySettings', () => {
     await writeTree(dir, { 'compose.yaml': COMPOSE });
     expect(await readDeploySettings(dir, compose, DEFAULTS, METHODS)).toEqual({
       ...DEFAULTS,
+      compose: {},
       origin: 'defaults',
     });
   });
@@ -59,6 +60,8 @@ describe('readDeploySettings', () => {
       markBad: false,
       redeployGood: true,
       hooks: { preDeploy: 'hooks/pre.sh', postDeploy: undefined, timeoutMs: 10_000 },
+      compose: {},
+      updates: { images: false },
       origin: 'deploy.yaml',
       file: join(dir, 'deploy.yaml'),
     });

@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Clock } from '../../src/clock.js';
 import { StateError } from '../../src/errors.js';
+import { MIGRATIONS } from '../../src/state/migrations.js';
 import { openStateStore } from '../../src/state/store.js';
 import { thrown } from './thrown.js';
 import type { StateStore } from '../../src/state/types.js';
@@ -58,7 +59,7 @@ describe('openStateStore', () => {
     const db = new Database(dbPath, { readonly: true });
     try {
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
-      expect(db.pragma('user_version', { simple: true })).toBe(2);
+      expect(db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
     } finally {
       db.close();
     }
@@ -388,7 +389,7 @@ describe('openStateStore', () => {
     raw.close();
     expect(() => openStateStore(dbPath)).toThrow(/newer than this berth knows/);
     const fixed = new Database(dbPath);
-    fixed.pragma('user_version = 2');
+    fixed.pragma(`user_version = ${MIGRATIONS.length}`);
     fixed.close();
     store = openStateStore(dbPath, { clock });
   });

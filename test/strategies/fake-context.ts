@@ -112,6 +112,8 @@ export function context(
         markBad: true,
         redeployGood: true,
         hooks: { timeoutMs: 1000 },
+        compose: {},
+        updates: { images: false },
         origin: 'defaults',
         ...settings,
       },

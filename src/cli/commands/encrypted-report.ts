@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { BerthError, StackError } from '../../errors.js';
 import { loadProject } from '../../compose/load.js';
+import { selectionOptions } from '../../stack/project.js';
 import { detectEncrypted, type Decryptor, type EncryptedFormat } from '../../secrets/index.js';
 import {
   encryptedFileUses,
@@ -70,7 +71,7 @@ export async function inspectEncryptedFiles(
 }
 
 /** Loads a project for what it uses only, leaving its encrypted files closed. */
-export type UsageLoader = (dir: string, stack: string, file?: string) => Promise<LoadedProject>;
+export type UsageLoader = (dir: string, stack: string) => Promise<LoadedProject>;
 
 /**
  * When the stack loader fails (on a file no key opens, say), the project loaded again with
@@ -79,13 +80,14 @@ export type UsageLoader = (dir: string, stack: string, file?: string) => Promise
  */
 export function createUsageLoader(env: Readonly<Record<string, string | undefined>>): UsageLoader {
   const copy = { ...env };
-  return (dir, stack, file) =>
+  return async (dir, stack) =>
     loadProject(dir, {
       projectName: stack,
       env: copy,
       readEnvFile: (_file, text) =>
         detectEncrypted(Buffer.from(text, 'utf8')) === undefined ? text : '',
-      ...(file === undefined ? {} : { file }),
+      // The selection as the stack loader takes it; bad settings are reported on their own.
+      ...(await selectionOptions(dir).catch(() => ({}))),
     });
 }
 

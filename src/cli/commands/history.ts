@@ -2,6 +2,7 @@ import type { DeploymentRecord, JournalEntry } from '../../state/types.js';
 import type { CliContext } from '../context.js';
 import { EXIT, UsageError, type ExitCode } from '../exit-codes.js';
 import { formatTable, formatTime, shortHash } from '../format.js';
+import { formatImages } from './status.js';
 
 export interface HistoryCommandOptions {
   verbose?: boolean;
@@ -55,6 +56,13 @@ export async function historyCommand(
           ]),
         ),
       );
+      parts.push(
+        ...formatImages(
+          'images pinned by the deployed versions',
+          'VERSION',
+          versionsOf(deployments),
+        ),
+      );
     }
     parts.push('', 'health');
     if (health.length === 0) parts.push('  none');
@@ -91,6 +99,18 @@ export async function historyCommand(
   return EXIT.ok;
 }
 
+/** Each version once, newest first: the image pins belong to the version, not the deployment. */
+function versionsOf(
+  deployments: DeploymentRecord[],
+): { label: string; images?: Record<string, string> }[] {
+  const seen = new Set<string>();
+  return deployments.flatMap((d) => {
+    if (d.images === undefined || seen.has(d.version)) return [];
+    seen.add(d.version);
+    return [{ label: shortHash(d.version) ?? '-', images: d.images }];
+  });
+}
+
 function transition(d: DeploymentRecord): string {
   const to = shortHash(d.version) ?? '-';
   return d.previousVersion === undefined ? to : `${shortHash(d.previousVersion)}→${to}`;
@@ -102,6 +122,10 @@ function formatVerbose(d: DeploymentView): string {
       d.result ?? d.state
     }${d.message === undefined ? '' : ` — ${d.message}`}`,
   ];
+  for (const [image, digest] of Object.entries(d.images ?? {}).sort(([a], [b]) =>
+    a.localeCompare(b),
+  ))
+    lines.push(`  image ${image}@${digest}`);
   if (d.journal !== undefined && d.journal.length > 0) {
     lines.push('  journal:');
     lines.push(

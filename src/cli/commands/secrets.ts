@@ -74,7 +74,7 @@ async function lookAt(target: Target, stack: DiscoveredStack | BrokenStack): Pro
   if ('error' in stack) err = stack.error;
   else {
     try {
-      loaded = await target.loadStack(stack.dir, stack.name, stack.composeFile);
+      loaded = await target.loadStack(stack.dir, stack.name);
     } catch (caught) {
       err =
         caught instanceof BerthError
@@ -85,8 +85,7 @@ async function lookAt(target: Target, stack: DiscoveredStack | BrokenStack): Pro
   const entry: StackSecrets = { stack: stack.name, dir: stack.dir, files: [] };
   if (err !== undefined) entry.error = errorToJson(err);
   if (stack.version === undefined) return { entry, ...(err === undefined ? {} : { err }) };
-  const file = 'composeFile' in stack ? stack.composeFile : undefined;
-  loaded ??= await target.loadUses(stack.dir, stack.name, file).catch(() => undefined);
+  loaded ??= await target.loadUses(stack.dir, stack.name).catch(() => undefined);
   entry.files = (await inspectEncryptedFiles(stack.dir, loaded, target.decryptor)).files;
   return { entry, ...(err === undefined ? {} : { err }) };
 }

@@ -3,7 +3,7 @@ import { describeError } from '../../errors.js';
 import type { DeploymentRecord, StackRecord } from '../../state/types.js';
 import type { CliContext } from '../context.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
-import { formatTable, formatVersionRef, relativeTime } from '../format.js';
+import { formatTable, formatVersionRef, relativeTime, type Cell } from '../format.js';
 
 export interface StackStatus {
   stack: string;
@@ -81,6 +81,30 @@ export async function statusCommand(ctx: CliContext): Promise<ExitCode> {
   return bad ? EXIT.failed : EXIT.ok;
 }
 
+/**
+ * The image digests the versions pin (image updates), one row each; none when no version
+ * pins any, so the output of stacks without image updates is as it was.
+ */
+export function formatImages(
+  title: string,
+  header: string,
+  versions: { label: string; images?: Record<string, string> }[],
+): string[] {
+  const rows = versions.flatMap(({ label, images }) =>
+    Object.entries(images ?? {})
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([image, digest]): Cell[] => [label, image, shortDigest(digest)]),
+  );
+  if (rows.length === 0) return [];
+  return ['', title, formatTable([header, 'IMAGE', 'DIGEST'], rows)];
+}
+
+/** `sha256:` and the first 12 hex digits, as Docker shortens digests. */
+function shortDigest(digest: string): string {
+  const colon = digest.indexOf(':');
+  return colon === -1 ? digest.slice(0, 12) : digest.slice(0, colon + 13);
+}
+
 function formatStatus(rows: StackStatus[], dockerProblem: string | undefined): string {
   if (rows.length === 0) return 'no stacks deployed yet: run berth reconcile --once';
   const now = Date.now();
@@ -101,7 +125,14 @@ function formatStatus(rows: StackStatus[], dockerProblem: string | undefined): s
           }`.trim(),
     ]),
   );
-  return dockerProblem === undefined
-    ? table
-    : `${table}\nwarning: docker not reachable (${dockerProblem}); containers not shown`;
+  const images = formatImages(
+    'images of the running versions',
+    'STACK',
+    rows.map((r) => ({ label: r.stack, images: r.running?.images })),
+  );
+  const warning =
+    dockerProblem === undefined
+      ? []
+      : [`warning: docker not reachable (${dockerProblem}); containers not shown`];
+  return [table, ...images, ...warning].join('\n');
 }

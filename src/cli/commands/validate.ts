@@ -133,21 +133,19 @@ async function validateStack(
   let loaded: Awaited<ReturnType<StackLoader>> | undefined;
   let error: BerthError | undefined;
   try {
-    loaded = await target.loadStack(stack.dir, stack.name, stack.composeFile);
+    loaded = await target.loadStack(stack.dir, stack.name);
     assertExclusiveVolumesDeclared(loaded.project, stack.settings, stack.name);
     assertPolicy(loaded.project, target.policy, stack.name);
   } catch (err) {
     error =
       err instanceof BerthError
         ? err
-        : new StackError('ComposeUnreadable', `cannot load ${stack.composeFile}`, {
+        : new StackError('ComposeUnreadable', `cannot load ${stack.composeFiles.join(', ')}`, {
             cause: err,
-            place: { file: stack.composeFile, stack: stack.name },
+            place: { file: stack.composeFiles[0], stack: stack.name },
           });
   }
-  const uses =
-    loaded ??
-    (await target.loadUses(stack.dir, stack.name, stack.composeFile).catch(() => undefined));
+  const uses = loaded ?? (await target.loadUses(stack.dir, stack.name).catch(() => undefined));
   const encrypted = await inspectEncryptedFiles(stack.dir, uses, target.decryptor);
   error ??= encrypted.error;
   if (error !== undefined) {
@@ -252,6 +250,7 @@ function builtInDefaults(): SettingsDefaults {
     markBad: d.markBad,
     redeployGood: d.redeployGood,
     hooks: { timeoutMs: d.hookTimeout },
+    updates: { images: d.updates.images },
   };
 }
 

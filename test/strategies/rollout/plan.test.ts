@@ -737,5 +737,7 @@ const SETTINGS: DeploySettings = {
   markBad: true,
   redeployGood: true,
   hooks: { timeoutMs: 1000 },
+  compose: {},
+  updates: { images: false },
   origin: 'deploy.yaml',
 };
