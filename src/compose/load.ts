@@ -34,7 +34,7 @@ import {
   RawTopLevel,
   RawVolume,
 } from './schema.js';
-import type { ComposeProject, LoadResult, NetworkConfig, ServiceConfig } from './types.js';
+import type { ComposeProject, LoadResult, ServiceConfig } from './types.js';
 import { confinePath, relativeBindSource, resolveHostPath, type PathPlace } from './volumes.js';
 import { OverrideMarker, parseComposeYaml } from './yaml.js';
 
@@ -704,6 +704,180 @@ function interpolationValues(
   return values;
 }
 
+/** The project name: the caller's, the files' `name:`, else the folder's, normalized. */
+function projectNameOf(
+  options: LoadOptions,
+  model: Model,
+  workingDir: string,
+  file: string,
+): string {
+  const name = normalizeProjectName(options.projectName ?? model.name ?? basename(workingDir));
+  if (name === '')
+    throw new ComposeError(
+      'ComposeProjectNameInvalid',
+      `${file}: project name is empty after normalization`,
+      { place: { file, field: 'name' } },
+    );
+  return name;
+}
+
+function activeProfiles(options: LoadOptions, lookup: Lookup): Set<string> {
+  return new Set(
+    options.profiles ??
+      (lookup('COMPOSE_PROFILES') ?? '')
+        .split(',')
+        .map((p) => p.trim())
+        .filter((p) => p !== ''),
+  );
+}
+
+type Declared = NormalizeContext['declared'];
+
+function declaredIn(model: Model): Declared {
+  return {
+    networks: new Set(model.networks.keys()),
+    volumes: new Set(model.volumes.keys()),
+    secrets: new Set(model.secrets.keys()),
+    configs: new Set(model.configs.keys()),
+  };
+}
+
+/** One service entry of the merged model, normalized; undefined when its profiles are off. */
+function normalizeEntry(
+  name: string,
+  entry: Entry<RawRecord>,
+  base: Omit<NormalizeContext, 'file' | 'service' | 'baseDir'>,
+  active: Set<string>,
+  named: Set<string>,
+): ServiceConfig | undefined {
+  const place = { file: entry.file, service: name };
+  if (!SERVICE_NAME.test(name))
+    throw new ComposeError(
+      'ComposeFieldInvalid',
+      `${entry.file}: service "${name}": invalid service name, use [a-zA-Z0-9._-]`,
+      { place },
+    );
+  const raw = parseRaw(RawService, stripMarkers(entry.value), { ...place, what: 'service' });
+  for (const profile of raw.profiles ?? []) named.add(String(profile));
+  if (!isEnabled(raw.profiles, active)) return undefined;
+  const service = normalizeService({ ...base, ...place, baseDir: entry.baseDir }, raw);
+  if (service.containerName !== undefined && service.replicas > 1)
+    throw new ComposeError(
+      'ComposeFieldInvalid',
+      `${entry.file}: service "${name}": field "container_name": a fixed container name allows only one replica`,
+      { place: { ...place, field: 'container_name' } },
+    );
+  return service;
+}
+
+/** The enabled services, normalized; warns about profiles asked for that no service has. */
+function normalizeServices(
+  state: LoadState,
+  model: Model,
+  base: Omit<NormalizeContext, 'file' | 'service' | 'baseDir'>,
+  options: LoadOptions,
+): Record<string, ServiceConfig> {
+  const active = activeProfiles(options, base.lookup);
+  const services: Record<string, ServiceConfig> = {};
+  const named = new Set<string>();
+  for (const [name, entry] of model.services) {
+    const service = normalizeEntry(name, entry, base, active, named);
+    if (service !== undefined) services[name] = service;
+  }
+  // A profile asked for by name that no service has is a typo more often than not.
+  for (const profile of options.profiles ?? [])
+    if (profile !== '*' && !named.has(profile))
+      warn(state, `profile "${profile}" is not used by any service`);
+  return services;
+}
+
+/** A required dependency must be a service that is defined and enabled. */
+function checkDependencies(
+  services: Record<string, ServiceConfig>,
+  model: Model,
+  file: string,
+): void {
+  for (const service of Object.values(services)) {
+    for (const [dependency, config] of Object.entries(service.dependsOn)) {
+      if (!config.required || services[dependency] !== undefined) continue;
+      const where = model.services.get(service.name)?.file ?? file;
+      const field = `depends_on.${dependency}`;
+      throw new ComposeError(
+        'ComposeFieldInvalid',
+        `${where}: service "${service.name}": field "${field}": service "${dependency}" is ${model.services.has(dependency) ? 'not enabled by the active profiles' : 'not defined'}`,
+        { place: { file: where, service: service.name, field } },
+      );
+    }
+  }
+}
+
+/** The top-level keys the enabled services use: only those are part of the project. */
+function usedKeys(services: Record<string, ServiceConfig>): Record<Section, Set<string>> {
+  const used = {
+    networks: new Set<string>(),
+    volumes: new Set<string>(),
+    secrets: new Set<string>(),
+    configs: new Set<string>(),
+  };
+  for (const service of Object.values(services)) {
+    for (const key of Object.keys(service.networks)) used.networks.add(key);
+    for (const volume of service.volumes)
+      if (volume.type === 'volume' && volume.source !== undefined) used.volumes.add(volume.source);
+    for (const ref of service.secrets) used.secrets.add(ref.source);
+    for (const ref of service.configs) used.configs.add(ref.source);
+  }
+  return used;
+}
+
+/** Every top-level definition, checked whether a service uses it or not (as Compose does). */
+function validateDefinitions(model: Model): {
+  networks: Map<string, { raw: RawNetwork; file: string }>;
+  volumes: Map<string, { raw: RawVolume; file: string }>;
+  secrets: Map<string, { raw: RawFileDefinition; file: string }>;
+  configs: Map<string, { raw: RawFileDefinition; file: string }>;
+} {
+  return {
+    networks: validateSection(model, 'networks', RawNetwork, 'network'),
+    volumes: validateSection(model, 'volumes', RawVolume, 'volume'),
+    secrets: validateSection(model, 'secrets', RawFileDefinition, 'secret'),
+    configs: validateSection(model, 'configs', RawFileDefinition, 'config'),
+  };
+}
+
+/** The project's networks, volumes, secrets and configs: the used ones, normalized. */
+function addDefinitions(
+  state: LoadState,
+  project: ComposeProject,
+  definitions: ReturnType<typeof validateDefinitions>,
+  lookup: Lookup,
+): void {
+  const used = usedKeys(project.services);
+  // Only `default` can be undeclared here: other undeclared networks were rejected with their service.
+  for (const key of used.networks)
+    project.networks[key] = normalizeNetwork(
+      project.name,
+      key,
+      definitions.networks.get(key)?.raw ?? {},
+    );
+  for (const key of used.volumes) {
+    const definition = definitions.volumes.get(key);
+    if (definition !== undefined)
+      project.volumes[key] = normalizeVolume(project.name, key, definition.raw);
+  }
+  for (const kind of ['secrets', 'configs'] as const) {
+    for (const key of used[kind]) {
+      const definition = definitions[kind].get(key);
+      if (definition === undefined) continue;
+      project[kind][key] = normalizeFileDefinition(
+        { file: definition.file, kind, key },
+        definition.raw,
+        lookup,
+        (message) => warn(state, message),
+      );
+    }
+  }
+}
+
 async function load(dir: string, options: LoadOptions): Promise<LoadResult> {
   const workingDir = resolve(dir);
   const confined = options.confine === false ? undefined : confinementSync(workingDir);
@@ -725,138 +899,32 @@ async function load(dir: string, options: LoadOptions): Promise<LoadResult> {
   for (const override of overrides)
     mergeModels(model, loadModel(state, override, workingDir, lookup, []), override, true);
 
-  const name = normalizeProjectName(options.projectName ?? model.name ?? basename(workingDir));
-  if (name === '') {
-    throw new ComposeError(
-      'ComposeProjectNameInvalid',
-      `${file}: project name is empty after normalization`,
-      {
-        place: { file, field: 'name' },
-      },
-    );
-  }
-  const active = new Set(
-    options.profiles ??
-      (lookup('COMPOSE_PROFILES') ?? '')
-        .split(',')
-        .map((p) => p.trim())
-        .filter((p) => p !== ''),
-  );
-  const declared = {
-    networks: new Set(model.networks.keys()),
-    volumes: new Set(model.volumes.keys()),
-    secrets: new Set(model.secrets.keys()),
-    configs: new Set(model.configs.keys()),
-  };
-
-  const definitions = {
-    networks: validateSection(model, 'networks', RawNetwork, 'network'),
-    volumes: validateSection(model, 'volumes', RawVolume, 'volume'),
-    secrets: validateSection(model, 'secrets', RawFileDefinition, 'secret'),
-    configs: validateSection(model, 'configs', RawFileDefinition, 'config'),
-  };
-  const services: Record<string, ServiceConfig> = {};
-  /** The profiles the services name, enabled or not. */
-  const named = new Set<string>();
-  for (const [serviceName, entry] of model.services) {
-    if (!SERVICE_NAME.test(serviceName)) {
-      throw new ComposeError(
-        'ComposeFieldInvalid',
-        `${entry.file}: service "${serviceName}": invalid service name, use [a-zA-Z0-9._-]`,
-        { place: { file: entry.file, service: serviceName } },
-      );
-    }
-    const raw = parseRaw(RawService, stripMarkers(entry.value), {
-      file: entry.file,
-      service: serviceName,
-      what: 'service',
-    });
-    for (const profile of raw.profiles ?? []) named.add(String(profile));
-    if (!isEnabled(raw.profiles, active)) continue;
-    const ctx: NormalizeContext = {
-      file: entry.file,
-      service: serviceName,
-      baseDir: entry.baseDir,
+  const name = projectNameOf(options, model, workingDir, file);
+  const definitions = validateDefinitions(model);
+  const services = normalizeServices(
+    state,
+    model,
+    {
       lookup,
-      declared,
+      declared: declaredIn(model),
       readEnvFile: state.readEnvFile,
       ...(confined === undefined ? {} : { confine: confined }),
-    };
-    const service = normalizeService(ctx, raw);
-    if (service.containerName !== undefined && service.replicas > 1) {
-      throw new ComposeError(
-        'ComposeFieldInvalid',
-        `${entry.file}: service "${serviceName}": field "container_name": a fixed container name allows only one replica`,
-        { place: { file: entry.file, service: serviceName, field: 'container_name' } },
-      );
-    }
-    services[serviceName] = service;
-  }
-  // A profile asked for by name that no service has is a typo more often than not.
-  for (const profile of options.profiles ?? [])
-    if (profile !== '*' && !named.has(profile))
-      warn(state, `profile "${profile}" is not used by any service`);
-  for (const service of Object.values(services)) {
-    for (const [dependency, config] of Object.entries(service.dependsOn)) {
-      if (config.required && services[dependency] === undefined) {
-        const entry = model.services.get(service.name);
-        const where = entry?.file ?? file;
-        const field = `depends_on.${dependency}`;
-        throw new ComposeError(
-          'ComposeFieldInvalid',
-          `${where}: service "${service.name}": field "${field}": service "${dependency}" is ${model.services.has(dependency) ? 'not enabled by the active profiles' : 'not defined'}`,
-          { place: { file: where, service: service.name, field } },
-        );
-      }
-    }
-  }
-
-  const used = {
-    networks: new Set<string>(),
-    volumes: new Set<string>(),
-    secrets: new Set<string>(),
-    configs: new Set<string>(),
-  };
-  for (const service of Object.values(services)) {
-    for (const key of Object.keys(service.networks)) used.networks.add(key);
-    for (const volume of service.volumes)
-      if (volume.type === 'volume' && volume.source !== undefined) used.volumes.add(volume.source);
-    for (const ref of service.secrets) used.secrets.add(ref.source);
-    for (const ref of service.configs) used.configs.add(ref.source);
-  }
-
-  const networks: Record<string, NetworkConfig> = {};
-  for (const key of used.networks) {
-    // Only `default` can be undeclared here: other undeclared networks were rejected with their service.
-    networks[key] = normalizeNetwork(name, key, definitions.networks.get(key)?.raw ?? {});
-  }
+    },
+    options,
+  );
+  checkDependencies(services, model, file);
   const project: ComposeProject = {
     name,
     workingDir,
     configFiles: state.files,
     services,
-    networks,
+    networks: {},
     volumes: {},
     secrets: {},
     configs: {},
     extensions: model.extensions,
   };
-  for (const key of used.volumes) {
-    const definition = definitions.volumes.get(key);
-    if (definition !== undefined) project.volumes[key] = normalizeVolume(name, key, definition.raw);
-  }
-  for (const kind of ['secrets', 'configs'] as const) {
-    for (const key of used[kind]) {
-      const definition = definitions[kind].get(key);
-      if (definition === undefined) continue;
-      project[kind][key] = normalizeFileDefinition(
-        { file: definition.file, kind, key },
-        definition.raw,
-        lookup,
-        (message) => warn(state, message),
-      );
-    }
-  }
+  addDefinitions(state, project, definitions, lookup);
   // Compose refuses a cycle when it loads the file; so does validate, before any deploy.
   try {
     dependencyLevels(project);
