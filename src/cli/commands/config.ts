@@ -1,4 +1,3 @@
-import { stat } from 'node:fs/promises';
 import {
   canonicalCompose,
   formatComposeYaml,
@@ -6,14 +5,12 @@ import {
   secretValues,
 } from '../../compose/canonical.js';
 import { BerthError, StackError } from '../../errors.js';
-import { discoverStacks } from '../../stack/discover.js';
 import type { StackLoadResult } from '../../stack/project.js';
 import type { BrokenStack, DiscoveredStack } from '../../stack/types.js';
-import { methodNames } from '../../strategies/index.js';
 import type { CliContext } from '../context.js';
-import { EXIT, UsageError, type ExitCode } from '../exit-codes.js';
+import { EXIT, type ExitCode } from '../exit-codes.js';
 import { formatError } from '../format.js';
-import { resolveTarget, type Target } from './validate.js';
+import { resolveTarget, stacksOfTarget, type Target } from './validate.js';
 
 export type ConfigFormat = 'yaml' | 'json';
 
@@ -35,23 +32,7 @@ export async function configCommand(
   format: ConfigFormat,
 ): Promise<ExitCode> {
   const target = await resolveTarget(ctx, undefined);
-  const info = await stat(target.root).catch(() => undefined);
-  if (info === undefined || !info.isDirectory()) {
-    throw new UsageError(
-      target.cloned
-        ? `no checkout at ${target.root} yet: run berth reconcile --once first`
-        : `${target.root} is not a folder`,
-    );
-  }
-  const discovery = await discoverStacks(target.root, target.paths, target.defaults, methodNames());
-  const all: (DiscoveredStack | BrokenStack)[] = [...discovery.stacks, ...discovery.broken]
-    .filter((s) => name === undefined || s.name === name)
-    .sort((a, b) => a.name.localeCompare(b.name) || a.dir.localeCompare(b.dir));
-  if (name !== undefined && all.length === 0) {
-    throw new StackError('StackNotFound', `no stack named ${name} in ${target.root}`, {
-      place: { stack: name },
-    });
-  }
+  const all = await stacksOfTarget(target, name);
   if (all.length === 0) {
     ctx.out.note(`no stacks found in ${target.root} (paths ${target.paths.join(', ')})`);
     return EXIT.failed;

@@ -1,11 +1,8 @@
-import { stat } from 'node:fs/promises';
 import { BerthError, StackError } from '../../errors.js';
-import { discoverStacks } from '../../stack/discover.js';
 import type { LoadedProject } from '../../stack/encrypted-files.js';
 import type { BrokenStack, DiscoveredStack } from '../../stack/types.js';
-import { methodNames } from '../../strategies/index.js';
 import type { CliContext } from '../context.js';
-import { EXIT, UsageError, type ExitCode } from '../exit-codes.js';
+import { EXIT, type ExitCode } from '../exit-codes.js';
 import { errorToJson, formatError, type ErrorJson } from '../format.js';
 import {
   aboutClosedFile,
@@ -13,7 +10,7 @@ import {
   inspectEncryptedFiles,
   type EncryptedFileReport,
 } from './encrypted-report.js';
-import { resolveTarget, type Target } from './validate.js';
+import { resolveTarget, stacksOfTarget, type Target } from './validate.js';
 
 interface StackSecrets {
   stack: string;
@@ -35,23 +32,7 @@ interface Looked {
  */
 export async function secretsCommand(ctx: CliContext, name: string | undefined): Promise<ExitCode> {
   const target = await resolveTarget(ctx, undefined);
-  const info = await stat(target.root).catch(() => undefined);
-  if (info === undefined || !info.isDirectory()) {
-    throw new UsageError(
-      target.cloned
-        ? `no checkout at ${target.root} yet: run berth reconcile --once first`
-        : `${target.root} is not a folder`,
-    );
-  }
-  const discovery = await discoverStacks(target.root, target.paths, target.defaults, methodNames());
-  const all: (DiscoveredStack | BrokenStack)[] = [...discovery.stacks, ...discovery.broken]
-    .filter((s) => name === undefined || s.name === name)
-    .sort((a, b) => a.name.localeCompare(b.name) || a.dir.localeCompare(b.dir));
-  if (name !== undefined && all.length === 0) {
-    throw new StackError('StackNotFound', `no stack named ${name} in ${target.root}`, {
-      place: { stack: name },
-    });
-  }
+  const all = await stacksOfTarget(target, name);
   const looked: Looked[] = [];
   for (const stack of all) {
     ctx.out.progress(`looking at ${stack.name}…`);

@@ -239,6 +239,32 @@ export async function resolveTarget(ctx: CliContext, dir: string | undefined): P
   };
 }
 
+/**
+ * The target's stacks (or the one named), sorted, for the read-only commands that take a
+ * STACK (`config`, `secrets`): a checkout that is not there yet is a usage error.
+ */
+export async function stacksOfTarget(
+  target: Target,
+  name: string | undefined,
+): Promise<(DiscoveredStack | BrokenStack)[]> {
+  const info = await stat(target.root).catch(() => undefined);
+  if (info === undefined || !info.isDirectory())
+    throw new UsageError(
+      target.cloned
+        ? `no checkout at ${target.root} yet: run berth reconcile --once first`
+        : `${target.root} is not a folder`,
+    );
+  const discovery = await discoverStacks(target.root, target.paths, target.defaults, methodNames());
+  const all = [...discovery.stacks, ...discovery.broken]
+    .filter((s) => name === undefined || s.name === name)
+    .sort((a, b) => a.name.localeCompare(b.name) || a.dir.localeCompare(b.dir));
+  if (name !== undefined && all.length === 0)
+    throw new StackError('StackNotFound', `no stack named ${name} in ${target.root}`, {
+      place: { stack: name },
+    });
+  return all;
+}
+
 /** The config schema's defaults, so validate DIR judges stacks as a default berth would. */
 function builtInDefaults(): SettingsDefaults {
   const d = DefaultsConfig.parse({});
