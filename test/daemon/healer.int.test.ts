@@ -105,7 +105,9 @@ describe('healer: restores containers changed out of band (real Docker, real git
 
     const [event] = await healed.next(1);
     expect(event).toMatchObject({ stack, repairs: 1 });
-    expect(event!.reason).toContain('removed');
+    // `rm -f` kills before it removes: on a loaded machine the healer can look in between,
+    // when the container is still there, stopped. Either way it is the same drift, healed once.
+    expect(event!.reason).toMatch(/removed|stopped/);
     const after = await harness.containers(stack);
     expect(after).toHaveLength(1);
     expect(after[0]!.state).toBe('running');
