@@ -3,23 +3,27 @@
  * floor (git fetch + hashing the stack folders: `source.sync()` + `discoverStacks`), and the
  * Docker API calls a no-op pass makes, which must not grow with the number of stacks.
  *
- *   npx tsx bench/reconcile.ts [--stacks 200] [--small 50] [--reps 5] [--json]
+ *   npx tsx bench/reconcile.ts [--stacks 200] [--small 50] [--reps 5] [--sources 10]
+ *                              [--multi-reps 3] [--json]
  *
  * Setup (one time per run, not measured): a bare git repository with `--small` stacks,
  * deployed with the blind method; measured; then grown to `--stacks` stacks, deployed, and
- * measured again. Every stack is one `sleep` container with `network_mode: none`, so 200
+ * measured again. Then the same stacks are split over `--sources` repositories (10 x 20 by
+ * default), each a `sources:` entry with its own paths, and the no-op pass over all of them is
+ * measured against the single-source one (same data dir and stack names, so nothing redeploys). Every stack is one `sleep` container with `network_mode: none`, so 200
  * stacks do not exhaust Docker's address pools with 200 networks. Everything created is
  * removed at the end, also on error or Ctrl-C.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { loadConfig } from '../src/config/index.js';
 import { createLogger } from '../src/log.js';
-import { createApp, sourceRoot, type App } from '../src/main.js';
+import { createApp, type App } from '../src/main.js';
 import { lockDataDir, type DataDirLock } from '../src/state/lock.js';
 import { discoverStacks } from '../src/stack/discover.js';
 import { downProjectsWithPrefix } from './cleanup.js';
@@ -31,10 +35,13 @@ interface Args {
   stacks: number;
   small: number;
   reps: number;
+  sources: number;
+  multiReps: number;
   json: boolean;
 }
 
 interface Measure {
+  label: string;
   stacks: number;
   noop_ms: number;
   floor_ms: number;
@@ -54,9 +61,12 @@ function parseArgs(argv: string[]): Args {
     stacks: value('stacks', 200),
     small: value('small', 50),
     reps: value('reps', 5),
+    sources: value('sources', 10),
+    multiReps: value('multi-reps', 3),
     json: argv.includes('--json'),
   };
   if (args.small > args.stacks) args.small = args.stacks;
+  if (args.sources > args.stacks) args.sources = args.stacks;
   return args;
 }
 
@@ -101,26 +111,45 @@ async function writeStacks(work: string, prefix: string, from: number, to: numbe
   git(work, 'push', '-q', 'origin', 'HEAD:main');
 }
 
-async function measure(app: App, stacks: number, reps: number, deployMs: number): Promise<Measure> {
-  const root = sourceRoot(app.config);
+/**
+ * The floor of a pass: every source synced (at once, as the pass does) and its stacks read.
+ * Returns how many stacks the sources hold.
+ */
+async function syncAndDiscoverAll(app: App): Promise<number> {
+  const counts = await Promise.all(
+    app.sources.map(async (named) => {
+      const revision = await named.source.sync();
+      const discovery = await discoverStacks(
+        revision.dir,
+        named.paths,
+        named.defaults,
+        methodNames(),
+      );
+      return discovery.stacks.length;
+    }),
+  );
+  return counts.reduce((a, b) => a + b, 0);
+}
+
+async function measure(
+  app: App,
+  label: string,
+  stacks: number,
+  reps: number,
+  deployMs: number,
+): Promise<Measure> {
   const noop: number[] = [];
   const floor: number[] = [];
   const calls: number[] = [];
   // A warm-up pass of each, so the first repetition does not pay for cold caches.
-  await app.source.sync();
+  await syncAndDiscoverAll(app);
   await app.control.reconcile({ trigger: { by: 'bench' } });
   for (let rep = 0; rep < reps; rep++) {
     let t = performance.now();
-    await app.source.sync();
-    const discovery = await discoverStacks(
-      root,
-      app.config.source.paths,
-      app.config.defaults,
-      methodNames(),
-    );
+    const discovered = await syncAndDiscoverAll(app);
     floor.push(performance.now() - t);
-    if (discovery.stacks.length !== stacks) {
-      throw new Error(`discovered ${discovery.stacks.length} stacks, expected ${stacks}`);
+    if (discovered !== stacks) {
+      throw new Error(`discovered ${discovered} stacks, expected ${stacks}`);
     }
 
     const before = app.engine.callCount();
@@ -141,6 +170,7 @@ async function measure(app: App, stacks: number, reps: number, deployMs: number)
   const noopMs = median(noop);
   const floorMs = median(floor);
   return {
+    label,
     stacks,
     noop_ms: round(noopMs),
     floor_ms: round(floorMs),
@@ -148,6 +178,50 @@ async function measure(app: App, stacks: number, reps: number, deployMs: number)
     docker_calls: Math.max(...calls),
     deploy_ms: Math.round(deployMs),
   };
+}
+
+/** A bare repository and a clone of it to commit stacks in. */
+function createRepo(dir: string): { bare: string; work: string } {
+  const bare = path.join(dir, 'remote.git');
+  const work = path.join(dir, 'work');
+  mkdirSync(dir, { recursive: true });
+  git(dir, 'init', '-q', '--bare', '--initial-branch=main', bare);
+  git(dir, 'clone', '-q', bare, work);
+  return { bare, work };
+}
+
+function gitSourceLines(bare: string, indent: string): string[] {
+  return [
+    `${indent}git:`,
+    `${indent}  url: file://${bare}`,
+    `${indent}  branch: main`,
+    `${indent}paths: ["stacks/*"]`,
+  ];
+}
+
+const COMMON_CONFIG = ['dataDir: ./data', 'defaults:', '  stabilityPeriod: 500ms', ''];
+
+/**
+ * The stacks split over `count` repositories, the same names and files as the single source's,
+ * and a config with one `sources:` entry per repository.
+ */
+async function writeMultiSource(
+  tmp: string,
+  prefix: string,
+  stacks: number,
+  count: number,
+): Promise<string> {
+  const per = Math.ceil(stacks / count);
+  const lines = ['sources:'];
+  for (let j = 0; j < count; j++) {
+    const name = `s${String(j).padStart(2, '0')}`;
+    const { bare, work } = createRepo(path.join(tmp, 'multi', name));
+    await writeStacks(work, prefix, j * per, Math.min((j + 1) * per, stacks));
+    lines.push(`  - name: ${name}`, ...gitSourceLines(bare, '    '));
+  }
+  const file = path.join(tmp, 'berth-multi.yaml');
+  await writeFile(file, [...lines, ...COMMON_CONFIG].join('\n'));
+  return file;
 }
 
 async function deployAll(app: App, expected: number): Promise<number> {
@@ -200,24 +274,11 @@ async function main(): Promise<void> {
 
   try {
     tmp = await mkdtemp(path.join(tmpdir(), 'berth-bench-'));
-    const bare = path.join(tmp, 'remote.git');
-    const work = path.join(tmp, 'work');
-    git(tmp, 'init', '-q', '--bare', '--initial-branch=main', bare);
-    git(tmp, 'clone', '-q', bare, work);
+    const { bare, work } = createRepo(tmp);
     const configFile = path.join(tmp, 'berth.yaml');
     await writeFile(
       configFile,
-      [
-        'source:',
-        '  git:',
-        `    url: file://${bare}`,
-        '    branch: main',
-        '  paths: ["stacks/*"]',
-        'dataDir: ./data',
-        'defaults:',
-        '  stabilityPeriod: 500ms',
-        '',
-      ].join('\n'),
+      ['source:', ...gitSourceLines(bare, '  '), ...COMMON_CONFIG].join('\n'),
     );
     const config = await loadConfig({ file: configFile, env: {} });
     lock = await lockDataDir(
@@ -232,24 +293,42 @@ async function main(): Promise<void> {
     await writeStacks(work, prefix, 0, args.small);
     let deployMs = await deployAll(app, args.small);
     log(`measuring ${args.small} stacks, ${args.reps} repetitions…`);
-    results.push(await measure(app, args.small, args.reps, deployMs));
+    results.push(await measure(app, 'single', args.small, args.reps, deployMs));
 
     if (args.stacks > args.small) {
       log(`setup: deploying ${args.stacks - args.small} more stacks (blind)…`);
       await writeStacks(work, prefix, args.small, args.stacks);
       deployMs = await deployAll(app, args.stacks);
       log(`measuring ${args.stacks} stacks, ${args.reps} repetitions…`);
-      results.push(await measure(app, args.stacks, args.reps, deployMs));
+      results.push(await measure(app, 'single', args.stacks, args.reps, deployMs));
     }
-
     const big = results[results.length - 1]!;
     const small = results[0]!;
+
+    let multi: Measure | undefined;
+    if (args.sources > 1) {
+      log(`setup: the same ${args.stacks} stacks over ${args.sources} sources…`);
+      const multiFile = await writeMultiSource(tmp, prefix, args.stacks, args.sources);
+      const multiConfig = await loadConfig({ file: multiFile, env: {} });
+      // The same data dir and stack names: the running stacks stay as they are. The new app
+      // is opened before the old one closes, so cleanup always has one to bring stacks down.
+      const single = app;
+      app = await createApp(multiConfig, { logger: createLogger({ level: 'warn' }), lock });
+      await single.close();
+      deployMs = await deployAll(app, args.stacks);
+      log(`measuring ${args.sources} sources, ${args.multiReps} repetitions…`);
+      const per = Math.ceil(args.stacks / args.sources);
+      multi = await measure(app, `${args.sources}x${per}`, args.stacks, args.multiReps, deployMs);
+      results.push(multi);
+    }
+    const multiRatio =
+      multi === undefined ? undefined : Math.round((multi.noop_ms / big.noop_ms) * 100) / 100;
     if (!args.json) {
       console.log('');
-      console.log('stacks  noop_ms  floor_ms  noop/floor  docker_calls  setup_deploy_ms');
+      console.log('source  stacks  noop_ms  floor_ms  noop/floor  docker_calls  setup_deploy_ms');
       for (const r of results) {
         console.log(
-          `${String(r.stacks).padEnd(6)}  ${String(r.noop_ms).padEnd(7)}  ${String(r.floor_ms).padEnd(8)}  ${String(
+          `${r.label.padEnd(6)}  ${String(r.stacks).padEnd(6)}  ${String(r.noop_ms).padEnd(7)}  ${String(r.floor_ms).padEnd(8)}  ${String(
             r.ratio,
           ).padEnd(10)}  ${String(r.docker_calls).padEnd(12)}  ${r.deploy_ms}`,
         );
@@ -263,6 +342,13 @@ async function main(): Promise<void> {
           big.docker_calls <= small.docker_calls ? 'met' : 'MISSED'
         } (${small.docker_calls} at ${small.stacks}, ${big.docker_calls} at ${big.stacks})`,
       );
+      if (multi !== undefined && multiRatio !== undefined) {
+        console.log(
+          `target: ${multi.label} sources no-op <= 1.5x single-source ${big.stacks}: ${
+            multiRatio <= 1.5 ? 'met' : 'MISSED'
+          } (${multiRatio}x multi/single: ${multi.noop_ms} ms vs ${big.noop_ms} ms)`,
+        );
+      }
     }
     console.log(
       JSON.stringify({
@@ -277,6 +363,19 @@ async function main(): Promise<void> {
           floor_ms: small.floor_ms,
           docker_calls: small.docker_calls,
         },
+        ...(multi === undefined
+          ? {}
+          : {
+              multi: {
+                sources: args.sources,
+                stacks: multi.stacks,
+                noop_ms: multi.noop_ms,
+                floor_ms: multi.floor_ms,
+                docker_calls: multi.docker_calls,
+                ratio: multi.ratio,
+                multi_over_single: multiRatio,
+              },
+            }),
       }),
     );
   } finally {

@@ -25,7 +25,7 @@ import { withholdFromLogs, type Logger } from './log.js';
 import { createNotifier } from './notify/notifier.js';
 import { createReconciler, type Reconciler } from './reconciler/reconciler.js';
 import { closeAllUnfinished } from './reconciler/record.js';
-import type { ReconcilerDeps } from './reconciler/types.js';
+import type { NamedSource, ReconcilerDeps } from './reconciler/types.js';
 import { mayAdopt, resolvePolicy } from './policy/index.js';
 import { DECRYPTED_FOLDER } from './stack/decrypted.js';
 import { createStackLoader, type StackLoader } from './stack/project.js';
@@ -50,6 +50,9 @@ export interface App {
   logger: Logger;
   clock: Clock;
   engine: ContainerEngine;
+  /** One per `sources:` entry, in the config's order. */
+  sources: NamedSource[];
+  /** @deprecated The first source; use `sources`. */
   source: StackSource;
   store: StateStore;
   folders: StackFolders;
@@ -80,9 +83,41 @@ export interface AppOptions {
   adopts?: (stack: string) => boolean;
 }
 
-/** Where the stacks are read from: the local source folder, or the git checkout in dataDir/repo. */
-export function sourceRoot(config: BerthConfig): string {
-  return sourceRootOf(config.source, config.dataDir);
+/**
+ * Where a source's stacks are read from: its local folder, or its git checkout in the data dir
+ * (dataDir/repo for `default`, dataDir/repos/<name> else). The first source when none is named.
+ */
+export function sourceRoot(config: BerthConfig, name?: string): string {
+  const entry = entryOf(config, name);
+  return sourceRootOf(entry.source, config.dataDir, entry.name);
+}
+
+function entryOf(config: BerthConfig, name: string | undefined): BerthConfig['sources'][number] {
+  const entry =
+    name === undefined ? config.sources[0] : config.sources.find((s) => s.name === name);
+  if (entry === undefined) throw new Error(`no source named ${name ?? '(first)'}`);
+  return entry;
+}
+
+/** The config's sources as the reconciler uses them: one StackSource per entry. */
+export function namedSources(config: BerthConfig, logger: Logger): NamedSource[] {
+  return config.sources.map((entry) => ({
+    name: entry.name,
+    source: createSourceFromConfig(
+      { source: entry.source, dataDir: config.dataDir, name: entry.name },
+      logger.child({ source: entry.name }),
+    ),
+    paths: entry.source.paths,
+    defaults: entry.defaults,
+    ...(entry.prefix === undefined ? {} : { prefix: entry.prefix }),
+  }));
+}
+
+/** The first source: what code written for one source (`App.source`) still reads. */
+function firstOf(sources: NamedSource[]): StackSource {
+  const [first] = sources;
+  if (first === undefined) throw new Error('no source configured');
+  return first.source;
 }
 
 /**
@@ -145,7 +180,7 @@ export async function createApp(config: BerthConfig, options: AppOptions): Promi
   const policy = resolvePolicy(config.policy, config.dataDir);
   const adopts = options.adopts ?? ((stack: string): boolean => mayAdopt(policy, stack));
   const deps: ReconcilerDeps = {
-    source: createSourceFromConfig(config, logger),
+    sources: namedSources(config, logger),
     engine: createDockerEngine({
       logger,
       adopts,
@@ -162,7 +197,7 @@ export async function createApp(config: BerthConfig, options: AppOptions): Promi
     decryptedDir: decryptedDirOf(config),
     policy,
     adopts,
-    settings: { paths: config.source.paths, defaults: config.defaults, prune: config.prune },
+    settings: { prune: config.prune },
   };
   const reconciler = createReconciler(deps);
   const notifier = createNotifier({
@@ -221,7 +256,8 @@ export async function createApp(config: BerthConfig, options: AppOptions): Promi
     logger,
     clock,
     engine: deps.engine,
-    source: deps.source,
+    sources: deps.sources,
+    source: firstOf(deps.sources),
     store: deps.store,
     folders: deps.folders,
     reconciler,
@@ -236,6 +272,8 @@ export async function createApp(config: BerthConfig, options: AppOptions): Promi
 export interface Reader {
   config: BerthConfig;
   engine: ContainerEngine;
+  sources: NamedSource[];
+  /** @deprecated The first source; use `sources`. */
   source: StackSource;
   store: StateStore;
   folders: StackFolders;
@@ -247,10 +285,12 @@ export function openReader(config: BerthConfig, options: { logger: Logger }): Re
   const engine = createDockerEngine({ logger: options.logger, dataDir: config.dataDir });
   const store = openReadOnlyStore(path.join(config.dataDir, 'berth.db'));
   let closed = false;
+  const sources = namedSources(config, options.logger);
   return {
     config,
     engine,
-    source: createSourceFromConfig(config, options.logger),
+    sources,
+    source: firstOf(sources),
     store,
     folders: createStackFolders(config.dataDir),
     loadStack: stackLoaderFor(config),

@@ -54,7 +54,7 @@ export const REASONS = {
     'a stack’s deploy settings are in an encrypted file; they must be readable without keys',
   MethodUnavailable: 'the deploy method is not one berth has',
   InvalidStackName: 'a name that cannot name a stack',
-  DuplicateStackName: 'two stack folders have the same name',
+  DuplicateStackName: 'two stack folders (of one source or of two) have the same stack name',
   StackUnreadable: 'a stack folder cannot be read',
   SymlinkEscapesStack: 'a link in a stack folder points outside the stack folder',
   StackFolderIsLink: 'a stack folder is a symbolic link, or resolves outside the source',

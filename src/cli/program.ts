@@ -134,18 +134,25 @@ function buildProgram(execute: Execute, io: CliIo): Command {
     .option('--once', 'run one pass and exit')
     .option('--dry-run', 'print the plan and change nothing (one pass)')
     .option('--stack <name...>', 'only these stacks')
+    .option('--source <name...>', 'only these sources (repeatable or comma-separated)')
     .action(
       async (
         options: CommonOptions & {
           once?: boolean;
           dryRun?: boolean;
           stack?: string[];
+          source?: string[];
           wait?: number;
         },
       ) =>
         execute(options, async (ctx) => {
-          // Plain `reconcile` is the continuous reconciler; --dry-run and --stack are one-pass.
-          if (options.once !== true && options.dryRun !== true && options.stack === undefined) {
+          // Plain `reconcile` is the continuous reconciler; --dry-run, --stack, --source are one-pass.
+          const onePass =
+            options.once === true ||
+            options.dryRun === true ||
+            options.stack !== undefined ||
+            options.source !== undefined;
+          if (!onePass) {
             ctx.out.note('reconcile without --once runs the daemon (berth daemon)');
             return (await import('./commands/daemon.js')).daemonCommand(ctx, {
               waitMs: options.wait,

@@ -142,6 +142,7 @@ export function remoteOperations(dataDir: string): Operations {
         trigger: options.trigger ?? { by: 'cli' },
         ...(options.dryRun === undefined ? {} : { dryRun: options.dryRun }),
         ...(options.stacks === undefined ? {} : { stacks: options.stacks }),
+        ...(options.sources === undefined ? {} : { sources: options.sources }),
       };
       return passFromJson(
         (await call(file, 'reconcile', body, options.onProgress)) as Parameters<

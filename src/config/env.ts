@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import YAML from 'yaml';
 import { SOURCE_KINDS } from '../source/registry.js';
-import { ConfigFile, isObject } from './schema.js';
+import { ConfigFile, DEFAULT_SOURCE, isObject } from './schema.js';
 
 /**
  * `BERTH_*` environment variables override config keys. The name after `BERTH_` is the key
@@ -35,19 +35,19 @@ interface Exclusion {
 }
 
 /**
- * Keys that exclude each other. When env sets `when` but nothing under `drop`, the file's
- * `drop` is removed, so `BERTH_GIT_URL` switches a `source.path` config to git and
- * `BERTH_GIT_TOKEN` replaces a `tokenFile`.
+ * Keys of a source section that exclude each other. When env sets `when` but nothing under
+ * `drop`, the file's `drop` is removed, so `BERTH_GIT_URL` switches a `source.path` config to
+ * git and `BERTH_GIT_TOKEN` replaces a `tokenFile`. Paths are below the section.
  */
 const EXCLUSIVE: readonly Exclusion[] = SOURCE_KINDS.flatMap((kind): Exclusion[] => {
-  const at = (keys: readonly string[]): string[] => ['source', kind.configKey, ...keys];
+  const at = (keys: readonly string[]): string[] => [kind.configKey, ...keys];
   const selects = kind.env?.selects;
   const switches =
     selects === undefined
       ? []
       : SOURCE_KINDS.filter((other) => other.configKey !== kind.configKey).map((other) => ({
           when: at(selects),
-          drop: ['source', other.configKey],
+          drop: [other.configKey],
         }));
   const own = (kind.env?.exclusive ?? []).map((e) => ({ when: at(e.when), drop: at(e.drop) }));
   return [...switches, ...own];
@@ -97,6 +97,31 @@ export function readEnvOverrides(env: NodeJS.ProcessEnv): EnvOverrides {
   return { overrides, problems };
 }
 
+/**
+ * With `sources:` in the file, the overrides of `source.…` keys (BERTH_GIT_URL, …) are meant
+ * for the source named `default`: they are moved there, or refused, naming the variable, when
+ * there is no such source. Without `sources:`, they stay as they are.
+ */
+export function routeSourceOverrides(
+  raw: Record<string, unknown>,
+  overrides: readonly EnvOverride[],
+): EnvOverrides {
+  const sources = raw.sources;
+  if (!Array.isArray(sources)) return { overrides: [...overrides], problems: [] };
+  const index = sources.findIndex((entry) => isObject(entry) && entry.name === DEFAULT_SOURCE);
+  const routed: EnvOverride[] = [];
+  const problems: string[] = [];
+  for (const override of overrides) {
+    if (override.path[0] !== 'source') routed.push(override);
+    else if (index === -1)
+      problems.push(
+        `${override.variable}: sets ${override.path.join('.')}, but sources has no source named "${DEFAULT_SOURCE}" to apply it to`,
+      );
+    else routed.push({ ...override, path: ['sources', `${index}`, ...override.path.slice(1)] });
+  }
+  return { overrides: routed, problems };
+}
+
 /** Returns a copy of `raw` with the overrides set. */
 export function applyEnvOverrides(
   raw: Record<string, unknown>,
@@ -105,11 +130,25 @@ export function applyEnvOverrides(
   const result = structuredClone(raw);
   const touched = (prefix: readonly string[]): boolean =>
     overrides.some((o) => prefix.every((key, i) => o.path[i] === key));
-  for (const { when, drop } of EXCLUSIVE) {
-    if (touched(when) && !touched(drop)) unset(result, drop);
+  for (const section of sectionsTouched(overrides)) {
+    for (const { when, drop } of EXCLUSIVE) {
+      if (touched([...section, ...when]) && !touched([...section, ...drop]))
+        unset(result, [...section, ...drop]);
+    }
   }
   for (const { path, value } of overrides) set(result, path, value);
   return result;
+}
+
+/** The source sections the overrides set keys in: `source`, or `sources.<i>`. */
+function sectionsTouched(overrides: readonly EnvOverride[]): string[][] {
+  const sections = new Map<string, string[]>();
+  for (const { path } of overrides) {
+    const section =
+      path[0] === 'source' ? path.slice(0, 1) : path[0] === 'sources' ? path.slice(0, 2) : [];
+    if (section.length > 0) sections.set(section.join('.'), section);
+  }
+  return [...sections.values()];
 }
 
 type Found = { path: string[]; leaf: z.ZodType } | { unknown: string };
@@ -155,11 +194,16 @@ function parseValue(text: string, leaf: z.ZodType): { value: unknown } | { error
   }
 }
 
+/** Objects and lists (the entries of `sources:`) are walked into; a list's keys are indexes. */
+function isNested(value: unknown): value is Record<string, unknown> {
+  return isObject(value) || Array.isArray(value);
+}
+
 function set(target: Record<string, unknown>, path: readonly string[], value: unknown): void {
   let node = target;
   for (const key of path.slice(0, -1)) {
     const next = node[key];
-    if (!isObject(next)) node[key] = {};
+    if (!isNested(next)) node[key] = {};
     node = node[key] as Record<string, unknown>;
   }
   const last = path[path.length - 1];
@@ -169,8 +213,8 @@ function set(target: Record<string, unknown>, path: readonly string[], value: un
 function unset(target: Record<string, unknown>, path: readonly string[]): void {
   let node: unknown = target;
   for (const key of path.slice(0, -1)) {
-    node = isObject(node) ? node[key] : undefined;
+    node = isNested(node) ? node[key] : undefined;
   }
   const last = path[path.length - 1];
-  if (isObject(node) && last !== undefined) delete node[last];
+  if (isNested(node) && last !== undefined) delete node[last];
 }

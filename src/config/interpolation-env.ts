@@ -177,8 +177,9 @@ function secretsOf(
   const resolvePath = (file: string): string => path.resolve(baseDir ?? process.cwd(), file);
   const values: string[] = [];
   const files: string[] = [];
-  if (config.source.kind === 'git') {
-    const auth = config.source.git.auth;
+  for (const { source } of config.sources) {
+    if (source.kind !== 'git') continue;
+    const auth = source.git.auth;
     if (auth?.token !== undefined) values.push(auth.token, encodeURIComponent(auth.token));
     if (auth?.sshKeyFile !== undefined) files.push(auth.sshKeyFile);
   }

@@ -12,17 +12,25 @@ import {
 } from '../source/registry.js';
 import type { SourceConfigContext } from '../source/types.js';
 import { DEFAULT_CANARY, type SettingsDefaults } from '../stack/types.js';
-import { applyEnvOverrides, readEnvOverrides, type EnvOverride } from './env.js';
+import {
+  applyEnvOverrides,
+  readEnvOverrides,
+  routeSourceOverrides,
+  type EnvOverride,
+} from './env.js';
 import type { NotifyConfig } from '../notify/schema.js';
 import { normalizePolicy, type PolicySettings } from '../policy/index.js';
 import type { ServerConfig } from '../server/schema.js';
 import {
   ConfigFile,
+  DEFAULT_SOURCE,
   crossCheck,
   isObject,
   type ConfigProblem,
+  type DefaultsConfig,
   type LogLevel,
   type RegistryConfig,
+  type SourceDefaultsConfig,
 } from './schema.js';
 
 /** The file looked for in the working directory when none is named. */
@@ -31,10 +39,31 @@ export const DEFAULT_CONFIG_FILE = 'berth.yaml';
 export { DEFAULT_TOKEN_USERNAME, type GitAuth, type GitSettings } from '../source/git/index.js';
 export type { SourceSettings };
 
+/** One source of stacks: an entry of `sources:`, or the single `source:` (named `default`). */
+export interface SourceEntry {
+  name: string;
+  source: SourceSettings;
+  /**
+   * When the daemon syncs it: its own `schedule`, else the top-level one when the config gives
+   * one; undefined leaves the daemon's default.
+   */
+  schedule?: string;
+  /** The top-level `defaults` with the source's own `defaults` merged over them key by key. */
+  defaults: SettingsDefaults;
+  /** Put before each of its stack names. */
+  prefix?: string;
+}
+
 /** The loaded configuration: absolute paths, durations in ms, secrets read from their files. */
 export interface BerthConfig {
   /** The config file read, absolute; undefined when the config came from env only. */
   file?: string;
+  /** At least one, in the file's order; the legacy `source:` is `[{ name: 'default', … }]`. */
+  sources: SourceEntry[];
+  /**
+   * @deprecated The first source's settings, for code not yet moved to `sources`; goes away
+   * once nothing reads it.
+   */
   source: SourceSettings;
   /** Holds repo/, running_stacks/, good_stacks/ and berth.db. */
   dataDir: string;
@@ -102,8 +131,9 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Berth
     }
   }
 
-  const fromEnv = readEnvOverrides(env);
-  problems.push(...fromEnv.problems);
+  const read = readEnvOverrides(env);
+  const fromEnv = routeSourceOverrides(raw, read.overrides);
+  problems.push(...read.problems, ...fromEnv.problems);
   const merged = applyEnvOverrides(raw, fromEnv.overrides);
   const origins: Origins = { file, overrides: fromEnv.overrides };
   const describe = (problem: ConfigProblem): string => formatProblem(problem, origins, doc, lines);
@@ -126,8 +156,14 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Berth
       { file },
     );
   }
-  const source = await normalizeSource(result.data.source, resolve);
-  const config = normalize(result.data, file, resolve, source);
+  const config = normalize(
+    result.data,
+    file,
+    resolve,
+    await normalizeSources(result.data, resolve),
+  );
+  if (merged.schedule !== undefined)
+    for (const entry of config.sources) entry.schedule ??= result.data.schedule;
   // Only keys that were given, so configs of the one-shot commands stay as they were.
   if (merged.schedule !== undefined) config.schedule = result.data.schedule;
   if (merged.concurrency !== undefined) config.concurrency = result.data.concurrency;
@@ -155,32 +191,16 @@ function normalize(
   data: ConfigFile,
   file: string | undefined,
   resolve: (keyPath: string[], value: string) => string,
-  source: SourceSettings,
+  sources: SourceEntry[],
 ): BerthConfig {
-  const { defaults } = data;
+  const [first] = sources;
+  // crossCheck refused a config without a source before this runs.
+  if (first === undefined) throw new Error('no source');
   const config: BerthConfig = {
-    source,
+    sources,
+    source: first.source,
     dataDir: resolve(['dataDir'], data.dataDir),
-    defaults: {
-      deploy: defaults.deploy,
-      method: defaults.method,
-      healthTimeoutMs: defaults.healthTimeout,
-      stabilityMs: defaults.stabilityPeriod,
-      markBad: defaults.markBad,
-      redeployGood: defaults.redeployGood,
-      hooks: { timeoutMs: defaults.hookTimeout },
-      updates: { images: defaults.updates.images },
-      ...(defaults.drain === undefined ? {} : { drainMs: defaults.drain }),
-      ...(defaults.canary === undefined
-        ? {}
-        : {
-            canary: {
-              batch: defaults.canary.batch ?? DEFAULT_CANARY.batch,
-              windowMs: defaults.canary.window ?? DEFAULT_CANARY.windowMs,
-              ...(defaults.canary.probe === undefined ? {} : { probe: defaults.canary.probe }),
-            },
-          }),
-    },
+    defaults: normalizeDefaults(data.defaults),
     prune: data.prune,
     log: { level: data.log.level },
     hooks: { env: data.hooks.env },
@@ -189,17 +209,92 @@ function normalize(
   return config;
 }
 
-/** The `source:` section: the one kind it sets, normalized by the kind. */
-async function normalizeSource(
-  source: ConfigFile['source'],
+/** The deploy defaults in the units berth works in. */
+function normalizeDefaults(defaults: DefaultsConfig): SettingsDefaults {
+  return {
+    deploy: defaults.deploy,
+    method: defaults.method,
+    healthTimeoutMs: defaults.healthTimeout,
+    stabilityMs: defaults.stabilityPeriod,
+    markBad: defaults.markBad,
+    redeployGood: defaults.redeployGood,
+    hooks: { timeoutMs: defaults.hookTimeout },
+    updates: { images: defaults.updates.images },
+    ...(defaults.drain === undefined ? {} : { drainMs: defaults.drain }),
+    ...(defaults.canary === undefined
+      ? {}
+      : {
+          canary: {
+            batch: defaults.canary.batch ?? DEFAULT_CANARY.batch,
+            windowMs: defaults.canary.window ?? DEFAULT_CANARY.windowMs,
+            ...(defaults.canary.probe === undefined ? {} : { probe: defaults.canary.probe }),
+          },
+        }),
+  };
+}
+
+/** A source's own defaults over the top-level ones: each key it sets wins, objects key by key. */
+function mergeDefaults(top: DefaultsConfig, own: SourceDefaultsConfig | undefined): DefaultsConfig {
+  if (own === undefined) return top;
+  const { canary, updates, ...plain } = own;
+  const merged: DefaultsConfig = { ...top, ...definedOnly(plain) };
+  if (canary !== undefined) merged.canary = { ...top.canary, ...definedOnly(canary) };
+  if (updates !== undefined) merged.updates = { ...top.updates, ...definedOnly(updates) };
+  return merged;
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** Where a source section sits in the file: `source` or `sources.<i>`. */
+type Section = readonly string[];
+
+/** The raw source sections of the merged input, with where they sit. */
+function rawSections(merged: Record<string, unknown>): [Section, Record<string, unknown>][] {
+  if (Array.isArray(merged.sources))
+    return merged.sources.flatMap((entry: unknown, i): [Section, Record<string, unknown>][] =>
+      isObject(entry) ? [[['sources', `${i}`], entry]] : [],
+    );
+  return isObject(merged.source) ? [[['source'], merged.source]] : [];
+}
+
+/** `sources:` as loaded; the legacy `source:` becomes one entry named `default`. */
+async function normalizeSources(
+  data: ConfigFile,
+  resolve: (keyPath: string[], value: string) => string,
+): Promise<SourceEntry[]> {
+  if (data.sources === undefined) {
+    // crossCheck refused a config with neither before this runs.
+    if (data.source === undefined) throw new Error('no source');
+    const source = await normalizeSection(data.source, ['source'], resolve);
+    return [{ name: DEFAULT_SOURCE, source, defaults: normalizeDefaults(data.defaults) }];
+  }
+  return Promise.all(
+    data.sources.map(async (entry, i): Promise<SourceEntry> => {
+      const source = await normalizeSection(entry, ['sources', `${i}`], resolve);
+      return {
+        name: entry.name,
+        source,
+        ...(entry.schedule === undefined ? {} : { schedule: entry.schedule }),
+        defaults: normalizeDefaults(mergeDefaults(data.defaults, entry.defaults)),
+        ...(entry.prefix === undefined ? {} : { prefix: entry.prefix }),
+      };
+    }),
+  );
+}
+
+/** A source section: the one kind it sets, normalized by the kind. */
+async function normalizeSection(
+  section: Record<string, unknown> & { paths: string[] },
+  at: Section,
   resolve: (keyPath: string[], value: string) => string,
 ): Promise<SourceSettings> {
-  const section: Record<string, unknown> = source;
   const [kind] = kindsSetIn(section);
-  // crossCheck refused a config without exactly one kind before this runs.
+  // crossCheck refused a section without exactly one kind before this runs.
   if (kind === undefined) throw new Error('no source kind set');
-  const settings = await kind.normalize(section[kind.configKey], kindContext(kind, resolve));
-  return sourceSettings(kind, settings, source.paths);
+  const settings = await kind.normalize(section[kind.configKey], kindContext(kind, at, resolve));
+  return sourceSettings(kind, settings, section.paths);
 }
 
 /** Each set kind's own checks (rules across its keys, files it names), on the raw input. */
@@ -207,25 +302,33 @@ async function checkSourceKinds(
   merged: Record<string, unknown>,
   resolve: (keyPath: string[], value: string) => string,
 ): Promise<ConfigProblem[]> {
-  const source = isObject(merged.source) ? merged.source : {};
   const problems: ConfigProblem[] = [];
-  for (const kind of kindsSetIn(source)) {
-    const found = (await kind.check?.(source[kind.configKey], kindContext(kind, resolve))) ?? [];
-    for (const problem of found)
-      problems.push({
-        path: ['source', kind.configKey, ...problem.path],
-        message: problem.message,
-      });
+  for (const [at, section] of rawSections(merged)) {
+    for (const kind of kindsSetIn(section)) {
+      const context = kindContext(kind, at, resolve);
+      const found = (await kind.check?.(section[kind.configKey], context)) ?? [];
+      for (const problem of found)
+        problems.push({
+          path: [...at.map(keyOf), kind.configKey, ...problem.path],
+          message: problem.message,
+        });
+    }
   }
   return problems;
 }
 
+/** A list index as zod reports it (a number), so problems find their line in the file. */
+function keyOf(key: string): PropertyKey {
+  return /^\d+$/.test(key) ? Number(key) : key;
+}
+
 function kindContext(
   kind: AnySourceKind,
+  at: Section,
   resolve: (keyPath: string[], value: string) => string,
 ): SourceConfigContext {
   return {
-    resolvePath: (keyPath, value) => resolve(['source', kind.configKey, ...keyPath], value),
+    resolvePath: (keyPath, value) => resolve([...at, kind.configKey, ...keyPath], value),
   };
 }
 
@@ -255,7 +358,9 @@ function formatProblem(
 function fromEnvVariable(keyPath: readonly PropertyKey[], origins: Origins): string | undefined {
   let found: string | undefined;
   for (const { variable, path: set } of origins.overrides) {
-    if (set.length <= keyPath.length && set.every((key, i) => keyPath[i] === key)) found = variable;
+    // zod gives list indexes as numbers; override paths hold them as text.
+    if (set.length <= keyPath.length && set.every((key, i) => String(keyPath[i]) === key))
+      found = variable;
   }
   return found;
 }

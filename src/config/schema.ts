@@ -6,7 +6,7 @@ import { NotifyConfig } from '../notify/schema.js';
 import { PolicyConfig } from '../policy/schema.js';
 import { ServerConfig } from '../server/schema.js';
 import { CanaryInput } from '../stack/settings.js';
-import { SOURCE_KINDS, kindsSetIn } from '../source/registry.js';
+import { DEFAULT_SOURCE, SOURCE_KINDS, kindsSetIn } from '../source/registry.js';
 
 /**
  * The config file as written (YAML), before paths are resolved and secrets read.
@@ -51,6 +51,10 @@ export const SourceConfig = z.strictObject({
 });
 export type SourceConfig = z.infer<typeof SourceConfig>;
 
+/** A source's name (`sources[].name`): it names a folder in the data dir and metric labels. */
+export const SOURCE_NAME = /^[a-z0-9][a-z0-9_-]*$/;
+export { DEFAULT_SOURCE };
+
 export const DefaultsConfig = z.strictObject({
   deploy: z.boolean().default(true),
   method: DeployMethodName.default('simple'),
@@ -66,6 +70,24 @@ export const DefaultsConfig = z.strictObject({
   updates: z.strictObject({ images: z.boolean().default(false) }).prefault({}),
 });
 export type DefaultsConfig = z.infer<typeof DefaultsConfig>;
+
+/**
+ * A source's own `defaults`: the keys it sets replace the top-level ones (`canary` and
+ * `updates` key by key), so nothing here has a default of its own.
+ */
+export const SourceDefaultsConfig = z.strictObject({
+  deploy: z.boolean().optional(),
+  method: DeployMethodName.optional(),
+  healthTimeout: Duration.optional(),
+  stabilityPeriod: Duration.optional(),
+  markBad: z.boolean().optional(),
+  redeployGood: z.boolean().optional(),
+  hookTimeout: Duration.optional(),
+  drain: Duration.optional(),
+  canary: CanaryInput.optional(),
+  updates: z.strictObject({ images: z.boolean().optional() }).optional(),
+});
+export type SourceDefaultsConfig = z.infer<typeof SourceDefaultsConfig>;
 
 export const LogConfig = z.strictObject({
   level: LogLevel.default('info'),
@@ -84,6 +106,31 @@ export const Schedule = z
     message: 'expected a cron expression like "* * * * *" (or six fields, seconds first)',
   });
 export type Schedule = z.infer<typeof Schedule>;
+
+/**
+ * One entry of `sources:`: what `source:` holds (one kind's key and `paths`), a name, and
+ * optionally its own schedule, deploy defaults and a prefix for its stack names.
+ */
+export const SourceEntryConfig = z.strictObject({
+  name: z.string().regex(SOURCE_NAME, {
+    message:
+      'expected a name of lowercase letters, digits, "-" and "_", starting with a letter or digit',
+  }),
+  ...kindKeys(),
+  paths: Globs.default(['*']),
+  /** When the daemon syncs this source; the top-level `schedule` by default. */
+  schedule: Schedule.optional(),
+  /** Merged key by key over the top-level `defaults`. */
+  defaults: SourceDefaultsConfig.optional(),
+  /** Stack name = prefix + folder name, so two sources may hold folders of the same name. */
+  prefix: z
+    .string()
+    .regex(SOURCE_NAME, {
+      message: 'expected lowercase letters, digits, "-" and "_", starting with a letter or digit',
+    })
+    .optional(),
+});
+export type SourceEntryConfig = z.infer<typeof SourceEntryConfig>;
 
 /**
  * Config key `hooks`: what berth's own environment passes on to hook scripts. Hooks get a
@@ -156,7 +203,10 @@ export const RegistriesConfig = z.array(RegistryConfig).superRefine((entries, ct
 });
 
 export const ConfigFile = z.strictObject({
-  source: SourceConfig,
+  /** One source, named `default`; or `sources:`, never both (crossCheck). */
+  source: SourceConfig.optional(),
+  /** Several sources, each with its own name, schedule, paths and credentials. */
+  sources: z.array(SourceEntryConfig).min(1).optional(),
   dataDir: z.string().min(1).default('./data'),
   defaults: DefaultsConfig.prefault({}),
   prune: z.boolean().default(false),
@@ -190,32 +240,73 @@ export interface ConfigProblem {
  * must list every problem at once.
  */
 export function crossCheck(input: unknown): ConfigProblem[] {
-  const problems: ConfigProblem[] = [];
   const source = field(input, 'source');
-  if (isObject(source)) {
-    problems.push(...checkOneKind(source));
-    for (const [i, glob] of (asList(field(source, 'paths')) ?? []).entries()) {
-      if (typeof glob === 'string' && !isRelativeInside(glob))
-        problems.push({
-          path: ['source', 'paths', i],
-          message: 'must be relative to the source root and stay inside it',
-        });
-    }
+  const sources = field(input, 'sources');
+  if (source !== undefined && sources !== undefined)
+    return [{ path: ['sources'], message: 'set either source or sources, not both' }];
+  // `required` as zod words it, so the hint for a config with no source stays one.
+  if (source === undefined && sources === undefined)
+    return [{ path: ['source'], message: 'required' }];
+  if (sources === undefined)
+    return isObject(source) ? checkSection(source, ['source'], 'source') : [];
+  if (!Array.isArray(sources)) return [];
+  return [
+    ...sources.flatMap((entry, i) =>
+      isObject(entry) ? checkSection(entry, ['sources', i], `sources[${i}]`) : [],
+    ),
+    ...duplicateNames(sources),
+  ];
+}
+
+/** One source section (`source:` or an entry of `sources:`): one kind, paths inside it. */
+function checkSection(
+  section: Record<string, unknown>,
+  at: readonly PropertyKey[],
+  label: string,
+): ConfigProblem[] {
+  const problems = checkOneKind(section, at, label);
+  for (const [i, glob] of (asList(field(section, 'paths')) ?? []).entries()) {
+    if (typeof glob === 'string' && !isRelativeInside(glob))
+      problems.push({
+        path: [...at, 'paths', i],
+        message: 'must be relative to the source root and stay inside it',
+      });
   }
   return problems;
 }
 
+/** Each source name once: it names the source's checkout folder. */
+function duplicateNames(sources: readonly unknown[]): ConfigProblem[] {
+  const seen = new Map<string, number>();
+  const problems: ConfigProblem[] = [];
+  sources.forEach((entry, i) => {
+    const name = field(entry, 'name');
+    if (typeof name !== 'string') return;
+    const first = seen.get(name);
+    if (first === undefined) seen.set(name, i);
+    else
+      problems.push({
+        path: ['sources', i, 'name'],
+        message: `source name "${name}" is used twice (also sources[${first}])`,
+      });
+  });
+  return problems;
+}
+
 /** Exactly one kind of source: one of the kinds' keys (source.git, source.path) is set. */
-function checkOneKind(source: Record<string, unknown>): ConfigProblem[] {
+function checkOneKind(
+  section: Record<string, unknown>,
+  at: readonly PropertyKey[],
+  label: string,
+): ConfigProblem[] {
   const keys = (kinds: readonly { configKey: string }[]): string[] =>
-    kinds.map((kind) => `source.${kind.configKey}`);
-  const set = keys(kindsSetIn(source));
-  if (set.length === 0)
-    return [{ path: ['source'], message: `set one of ${orList(keys(SOURCE_KINDS))}` }];
+    kinds.map((kind) => `${label}.${kind.configKey}`);
+  const set = keys(kindsSetIn(section));
+  if (set.length === 0) return [{ path: at, message: `set one of ${orList(keys(SOURCE_KINDS))}` }];
   if (set.length === 1) return [];
   const message =
     set.length === 2 ? `set either ${orList(set)}, not both` : `set only one of ${orList(set)}`;
-  return [{ path: ['source'], message }];
+  return [{ path: at, message }];
 }
 
 /** "a or b", "a, b or c". */

@@ -31,8 +31,11 @@ export type { TrackedRef };
 export interface ControlPlane {
   /** One pass; resolves when every stack's request has ended. `force` skips retry backoff. */
   reconcile(options: ReconcileOptions & { force?: boolean }): Promise<PassResult>;
-  /** Queue a pass in the background; requests while one waits coalesce into one. */
-  requestSync(trigger: Trigger): void;
+  /**
+   * Queue a pass in the background over `sources` (all when undefined); requests while one
+   * waits coalesce into one, over every source any of them asked for.
+   */
+  requestSync(trigger: Trigger, sources?: readonly string[]): void;
   /** Deploy one stack's desired version now (planned afresh; past any retry backoff). */
   deploy(stack: string, trigger: Trigger): Promise<StackOutcome>;
   /** Go back to the good version, or to `to` (a version in the stack's history). */
@@ -78,13 +81,32 @@ function createSerial(): <T>(fn: () => Promise<T>) => Promise<T> {
   };
 }
 
+/** A background pass waiting to run: the newest trigger, and the sources (undefined: all). */
+interface PendingSync {
+  trigger: Trigger;
+  sources: Set<string> | undefined;
+}
+
+/** Two requests as one: the newer trigger, over the sources of both. */
+function coalesce(
+  pending: PendingSync | undefined,
+  trigger: Trigger,
+  sources: readonly string[] | undefined,
+): PendingSync {
+  const all = sources === undefined || (pending !== undefined && pending.sources === undefined);
+  return {
+    trigger,
+    sources: all ? undefined : new Set([...(pending?.sources ?? []), ...sources]),
+  };
+}
+
 export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
   const { reconciler, dispatcher, effects, store, clock, logger } = options;
   const serial = createSerial();
   const syncAbort = new AbortController();
   let stopping = false;
   let syncRunning: Promise<void> | undefined;
-  let syncPending: Trigger | undefined;
+  let syncPending: PendingSync | undefined;
   let idleWaiters: (() => void)[] = [];
 
   function guard(): void {
@@ -106,6 +128,7 @@ export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
       effects.sync({
         durationMs: clock.now() - startedAt,
         ...(planned.sourceError === undefined ? {} : { error: planned.sourceError }),
+        sources: planned.sources,
       });
       return planned;
     } catch (err) {
@@ -182,6 +205,7 @@ export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
     return {
       revision,
       ...(sourceError === undefined ? {} : { sourceError }),
+      sources: planned.sources,
       plan: planned.plan,
       stacks,
       ok,
@@ -212,6 +236,7 @@ export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
     return {
       revision: planned.revision,
       ...(sourceError === undefined ? {} : { sourceError }),
+      sources: planned.sources,
       plan,
       stacks,
       ok: passOk(stacks, sourceError),
@@ -220,19 +245,22 @@ export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
 
   // --- background passes (daemon triggers) -----------------------------------------------
 
-  function requestSync(trigger: Trigger): void {
+  function requestSync(trigger: Trigger, sources?: readonly string[]): void {
     if (stopping) return;
-    // Coalesced: one sync runs, one waits; the waiting one carries the newest request.
-    syncPending = trigger;
+    // Coalesced: one sync runs, one waits; the waiting one carries the newest trigger and
+    // every source asked for since.
+    syncPending = coalesce(syncPending, trigger, sources);
     syncRunning ??= syncLoop();
   }
 
   async function syncLoop(): Promise<void> {
     try {
       while (syncPending !== undefined && !stopping) {
-        const trigger = syncPending;
+        const { trigger, sources } = syncPending;
         syncPending = undefined;
-        await serial(() => backgroundPass(trigger));
+        await serial(() =>
+          backgroundPass(trigger, sources === undefined ? undefined : [...sources]),
+        );
       }
     } finally {
       syncRunning = undefined;
@@ -240,18 +268,21 @@ export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
     }
   }
 
-  async function backgroundPass(trigger: Trigger): Promise<void> {
+  async function backgroundPass(trigger: Trigger, sources: string[] | undefined): Promise<void> {
     let planned: PlannedPass;
     try {
-      planned = await plan({ trigger });
+      planned = await plan({ trigger, ...(sources === undefined ? {} : { sources }) });
     } catch (err) {
-      if (!stopping) logger.error({ err, trigger: trigger.by }, 'sync failed');
+      if (!stopping) logger.error({ err, trigger: trigger.by, sources }, 'sync failed');
       return;
     }
     if (stopping) return;
-    if (trigger.commit !== undefined && trigger.commit !== planned.revision.commit) {
+    const fetched = (
+      planned.sources.find((s) => s.name === trigger.source)?.revision ?? planned.revision
+    ).commit;
+    if (trigger.commit !== undefined && trigger.commit !== fetched) {
       logger.info(
-        { pushed: trigger.commit, fetched: planned.revision.commit },
+        { source: trigger.source, pushed: trigger.commit, fetched },
         'source moved past the pushed commit',
       );
     }

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { BerthError, ConfigError, UsageError, describeError } from '../errors.js';
 import { isReason } from '../reasons.js';
-import type { PassResult, StackOutcome } from '../reconciler/types.js';
+import type { PassResult, SourceResult, StackOutcome } from '../reconciler/types.js';
 
 /**
  * The control socket (`<dataDir>/berth.sock`, mode 0600): how a CLI command reaches the daemon
@@ -21,9 +21,11 @@ const TriggerBody = z.strictObject({
   by: z.string().min(1),
   ref: z.string().optional(),
   commit: z.string().optional(),
+  source: z.string().optional(),
 });
 
 const StackName = z.string().min(1).max(200);
+const SourceName = z.string().min(1).max(200);
 
 /** The requests, by route. */
 export const ControlRequests = {
@@ -31,6 +33,8 @@ export const ControlRequests = {
     trigger: TriggerBody,
     dryRun: z.boolean().optional(),
     stacks: z.array(StackName).optional(),
+    /** Only these sources (`--source`); the daemon refuses a name it has no source of. */
+    sources: z.array(SourceName).min(1).optional(),
   }),
   rollback: z.strictObject({
     trigger: TriggerBody,
@@ -121,25 +125,35 @@ export function outcomeFromJson(json: OutcomeJson): StackOutcome {
   return error === undefined ? rest : { ...rest, error: errorFromJson(error) };
 }
 
-type PassJson = Omit<PassResult, 'stacks' | 'sourceError'> & {
+type SourceResultJson = Omit<SourceResult, 'error'> & { error?: ErrorJson };
+
+type PassJson = Omit<PassResult, 'stacks' | 'sourceError' | 'sources'> & {
   stacks: OutcomeJson[];
   sourceError?: ErrorJson;
+  /** Absent in the answer of a daemon older than several sources. */
+  sources?: SourceResultJson[];
 };
 
 export function passToJson(result: PassResult): PassJson {
-  const { stacks, sourceError, ...rest } = result;
+  const { stacks, sourceError, sources, ...rest } = result;
   return {
     ...rest,
     ...(sourceError === undefined ? {} : { sourceError: errorToJson(sourceError) }),
+    sources: sources.map(({ error, ...source }) =>
+      error === undefined ? source : { ...source, error: errorToJson(error) },
+    ),
     stacks: stacks.map(outcomeToJson),
   };
 }
 
 export function passFromJson(json: PassJson): PassResult {
-  const { stacks, sourceError, ...rest } = json;
+  const { stacks, sourceError, sources, ...rest } = json;
   return {
     ...rest,
     ...(sourceError === undefined ? {} : { sourceError: errorFromJson(sourceError) }),
+    sources: (sources ?? []).map(({ error, ...source }) =>
+      error === undefined ? source : { ...source, error: errorFromJson(error) },
+    ),
     stacks: stacks.map(outcomeFromJson),
   };
 }

@@ -3,12 +3,14 @@ import { systemClock, type Clock } from '../clock.js';
 import type { BerthConfig } from '../config/index.js';
 import { DEFAULT_CONCURRENCY, DEFAULT_SCHEDULE } from '../config/schema.js';
 import type { BackoffPolicy } from '../control/backoff.js';
+import type { RetryDue } from '../control/effects.js';
 import type { ControlPlane } from '../control/control-plane.js';
 import { BerthError, ConfigError, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { createApp, type App } from '../main.js';
 import type { Trigger } from '../reconciler/types.js';
 import { createMetrics, type Metrics } from '../server/metrics.js';
+import type { ServerControl } from '../server/control.js';
 import type { ResolvedServerConfig } from '../server/schema.js';
 import { watchedFolderOf } from '../source/index.js';
 import { lockDataDir, type DataDirLock } from '../state/lock.js';
@@ -20,6 +22,7 @@ import {
 import { startCron, type CronTrigger } from './triggers/cron.js';
 import { controlRepair, createHealer, type Healer } from './triggers/healer.js';
 import { createHttpTrigger } from './triggers/http.js';
+import { sourceViews, sourcesBySchedule } from './sources.js';
 import { watchFiles, type FileTrigger } from './triggers/watch.js';
 
 export interface DaemonOptions {
@@ -46,8 +49,8 @@ export interface Daemon {
   start(): Promise<void>;
   /** Stops accepting triggers, lets running deployments finish (bounded), records, releases. */
   stop(): Promise<void>;
-  /** Requests a (coalesced) sync. */
-  trigger(trigger?: Trigger): void;
+  /** Requests a (coalesced) sync of `sources`, all when left out. */
+  trigger(trigger?: Trigger, sources?: readonly string[]): void;
   /** Resolves once no sync is pending or running and every stack queue is empty. */
   idle(): Promise<void>;
   /** The control plane of the app in force (it changes with a config reload). */
@@ -65,7 +68,8 @@ const DEFAULT_LOCK_WAIT_MS = 10_000;
 
 /** Triggers that belong to one app: rebuilt when a reload swaps the app. */
 interface AppTriggers {
-  cron: CronTrigger;
+  /** One per distinct schedule of the sources. */
+  crons: CronTrigger[];
   healer: Healer;
   watchers: FileTrigger[];
 }
@@ -74,7 +78,7 @@ interface AppTriggers {
 function forwardTo(current: () => ControlPlane): ControlPlane {
   return {
     reconcile: (options) => current().reconcile(options),
-    requestSync: (trigger) => current().requestSync(trigger),
+    requestSync: (trigger, sources) => current().requestSync(trigger, sources),
     deploy: (stack, trigger) => current().deploy(stack, trigger),
     rollback: (stack, trigger, to) => current().rollback(stack, trigger, to),
     down: (stack, trigger) => current().down(stack, trigger),
@@ -116,10 +120,22 @@ export function createDaemon(options: DaemonOptions): Daemon {
     return app;
   }
   const control = forwardTo(() => currentApp().control);
-  const http = createHttpTrigger({ control, metrics, logger });
+  const serverControl: ServerControl = {
+    ...control,
+    sources: () =>
+      sourceViews(config, currentApp().effects.sourceStatus(), currentApp().store.listStacks()),
+  };
+  const http = createHttpTrigger({ control: serverControl, metrics, logger });
 
-  function requestSync(trigger: Trigger): void {
-    if (started && stopping === undefined) app?.control.requestSync(trigger);
+  function requestSync(trigger: Trigger, sources?: readonly string[]): void {
+    if (started && stopping === undefined) app?.control.requestSync(trigger, sources);
+  }
+
+  /** A retry due for one source (or a stack of one) syncs only that source. */
+  function retry(due?: RetryDue): void {
+    const source = due?.source;
+    if (source === undefined) requestSync({ by: 'retry' });
+    else requestSync({ by: 'retry', source }, [source]);
   }
 
   function openApp(cfg: BerthConfig, held: DataDirLock): Promise<App> {
@@ -130,7 +146,7 @@ export function createDaemon(options: DaemonOptions): Daemon {
       metrics,
       fetch: options.fetch,
       backoff: options.backoff,
-      onRetryDue: () => requestSync({ by: 'retry' }),
+      onRetryDue: retry,
     });
   }
 
@@ -143,42 +159,60 @@ export function createDaemon(options: DaemonOptions): Daemon {
       repair: controlRepair(current.control),
       isBusy: (stack) => current.control.busy(stack),
       onHealed: (e) =>
-        current.effects.notify({ event: 'healed', stack: e.stack, message: e.reason }),
+        current.effects.notify({
+          event: 'healed',
+          stack: e.stack,
+          source: current.store.getStack(e.stack)?.source,
+          message: e.reason,
+        }),
       onBroken: (e) =>
         current.effects.notify({
           event: 'broken',
           stack: e.stack,
+          source: current.store.getStack(e.stack)?.source,
           message: `${e.reason}: ${e.repairs} repairs within ${e.windowMs / 1000}s`,
         }),
     });
     await healer.start();
-    const cron = startCron(
-      cfg.schedule ?? DEFAULT_SCHEDULE,
-      () => requestSync({ by: 'schedule' }),
-      {
-        ...(options.maxJitterMs === undefined ? {} : { maxJitterMs: options.maxJitterMs }),
-      },
-    );
+    return { crons: startSchedules(cfg), healer, watchers: watchSources(cfg) };
+  }
+
+  /** Each schedule syncs only its sources. */
+  function startSchedules(cfg: BerthConfig): CronTrigger[] {
+    const jitter = options.maxJitterMs === undefined ? {} : { maxJitterMs: options.maxJitterMs };
+    return [...sourcesBySchedule(cfg)].map(([expression, names]) => {
+      const trigger: Trigger = {
+        by: 'schedule',
+        ...(names.length === 1 ? { source: names[0] } : {}),
+      };
+      return startCron(expression, () => requestSync({ ...trigger }, names), jitter);
+    });
+  }
+
+  /** A local folder source syncs (only itself) when its files change. */
+  function watchSources(cfg: BerthConfig): FileTrigger[] {
     const watchers: FileTrigger[] = [];
-    const folder = watchedFolderOf(cfg.source);
-    if (folder !== undefined) {
+    for (const entry of cfg.sources) {
+      const folder = watchedFolderOf(entry.source);
+      if (folder === undefined) continue;
+      const trigger: Trigger = { by: 'watch', source: entry.name };
       watchers.push(
-        watchFiles(folder, () => requestSync({ by: 'watch' }), {
+        watchFiles(folder, () => requestSync({ ...trigger }, [entry.name]), {
           debounceMs: options.watchDebounceMs ?? DEFAULT_DEBOUNCE_MS,
           logger,
           ignoreDir: cfg.dataDir,
-          what: 'source',
+          what: `source ${entry.name}`,
         }),
       );
     }
-    return { cron, healer, watchers };
+    return watchers;
   }
 
   async function stopTriggers(): Promise<void> {
     const current = triggers;
     triggers = undefined;
     if (current === undefined) return;
-    current.cron.stop();
+    for (const cron of current.crons) cron.stop();
     await Promise.all(current.watchers.map((w) => w.close()));
     await current.healer.stop();
   }
@@ -202,6 +236,7 @@ export function createDaemon(options: DaemonOptions): Daemon {
       app = await openApp(config, held);
       // What a dead process left is resolved before anything else touches the stacks.
       await app.reconciler.recover();
+      metrics.setSources(config.sources.map((s) => s.name));
       publishStacks();
       await http.apply(resolved);
       socket = await startControlSocket(config.dataDir, createControlSocketApp(control, logger));
@@ -216,7 +251,7 @@ export function createDaemon(options: DaemonOptions): Daemon {
       {
         schedule: config.schedule ?? DEFAULT_SCHEDULE,
         concurrency: config.concurrency ?? DEFAULT_CONCURRENCY,
-        source: config.source.kind,
+        sources: config.sources.map((s) => `${s.name} (${s.source.kind})`),
         socket: socket.path,
       },
       'daemon started',
@@ -287,6 +322,7 @@ export function createDaemon(options: DaemonOptions): Daemon {
     config = next;
     triggers = await startTriggers(app, next);
     await http.apply(server);
+    metrics.setSources(next.sources.map((s) => s.name));
     publishStacks();
   }
 
@@ -320,7 +356,7 @@ export function createDaemon(options: DaemonOptions): Daemon {
   return {
     start,
     stop: () => (stopping ??= started ? shutdown() : Promise.resolve()),
-    trigger: (trigger) => requestSync(trigger ?? { by: 'api' }),
+    trigger: (trigger, sources) => requestSync(trigger ?? { by: 'api' }, sources),
     idle: () => (app === undefined ? Promise.resolve() : app.control.idle()),
     control,
     metrics,

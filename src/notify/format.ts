@@ -1,9 +1,12 @@
 import type { NotificationEventName, NotifyTarget } from './schema.js';
 
-/** One thing worth telling people about a stack. */
+/** One thing worth telling people about a stack, or about a source (`source-…` events). */
 export interface NotificationEvent {
   event: NotificationEventName;
-  stack: string;
+  /** Every event but the `source-…` ones names its stack. */
+  stack?: string;
+  /** The source (a `sources:` name) the stack comes from, or the one a `source-…` event is about. */
+  source?: string;
   version?: string;
   commit?: string;
   /** What happened, in a sentence (the error for failures). */
@@ -32,6 +35,8 @@ const STYLES: Record<NotificationEventName, EventStyle> = {
   'marked-bad': { severity: 'warning', tag: 'no_entry', priority: 4 },
   healed: { severity: 'info', tag: 'green_heart', priority: 3 },
   broken: { severity: 'error', tag: 'rotating_light', priority: 5 },
+  'source-failed': { severity: 'error', tag: 'satellite', priority: 4 },
+  'source-recovered': { severity: 'info', tag: 'satellite', priority: 3 },
 };
 
 const DISCORD_MAX = 2000;
@@ -43,25 +48,39 @@ function short(text: string | undefined): string {
 /** A one-line summary, e.g. `web: deploy of 3f2a9c1b04de failed`. */
 export function eventTitle(event: NotificationEvent): string {
   const version = event.version === undefined ? '' : ` ${short(event.version)}`;
+  const stack = event.stack ?? '?';
   switch (event.event) {
     case 'deploy-succeeded':
-      return `${event.stack}: deployed${version}`;
+      return `${stack}: deployed${version}`;
     case 'deploy-failed':
-      return `${event.stack}: deploy of${version || ' a new version'} failed`;
+      return `${stack}: deploy of${version || ' a new version'} failed`;
     case 'rolled-back':
-      return `${event.stack}: rolled back${version ? ` from${version}` : ''}`;
+      return `${stack}: rolled back${version ? ` from${version}` : ''}`;
     case 'marked-bad':
-      return `${event.stack}: version${version} marked bad`;
+      return `${stack}: version${version} marked bad`;
     case 'healed':
-      return `${event.stack}: healthy again`;
+      return `${stack}: healthy again`;
     case 'broken':
-      return `${event.stack}: broken`;
+      return `${stack}: broken`;
+    case 'source-failed':
+      return `source ${event.source ?? '?'}: sync failed`;
+    case 'source-recovered':
+      return `source ${event.source ?? '?'}: synced again`;
   }
+}
+
+/**
+ * The text with the user part of every URL in it left out (`https://user:token@host` →
+ * `https://host`): a message quoting a remote must not carry its credentials.
+ */
+export function withoutUrlCredentials(text: string): string {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^\s/@]+@/gi, '$1');
 }
 
 function details(event: NotificationEvent): string {
   const lines = [event.message];
   if (event.commit !== undefined) lines.push(`commit ${short(event.commit)}`);
+  if (event.stack !== undefined && event.source !== undefined) lines.push(`source ${event.source}`);
   return lines.join('\n');
 }
 
@@ -91,6 +110,8 @@ export function buildRequest(target: NotifyTarget, event: NotificationEvent): Ht
           event: event.event,
           severity: style.severity,
           stack: event.stack,
+          // `source` says who sends (berth); this is the `sources:` entry the event is about.
+          sourceName: event.source,
           version: event.version,
           commit: event.commit,
           message: event.message,

@@ -1,6 +1,6 @@
 import { parseDuration } from '../duration.js';
 import type { Logger } from '../log.js';
-import { buildRequest, type NotificationEvent } from './format.js';
+import { buildRequest, withoutUrlCredentials, type NotificationEvent } from './format.js';
 import { FAILURE_EVENTS, type NotifyTarget } from './schema.js';
 
 export interface NotifierOptions {
@@ -45,10 +45,16 @@ function errorFields(err: unknown): { errName: string; errCode?: string } {
   return code === undefined ? { errName: err.name } : { errName: err.name, errCode: code };
 }
 
+/** What an event is about: its stack, or the source of a `source-…` event. */
+function subjectOf(event: NotificationEvent): string {
+  return event.stack ?? `\u0000source:${event.source ?? ''}`;
+}
+
 /**
- * Creates the notifier. Failure events (deploy-failed, rolled-back, marked-bad, broken) that
- * repeat an earlier one for the stack (same event, version and message) are sent once; a
- * recovery (deploy-succeeded, healed) for the stack makes them worth sending again.
+ * Creates the notifier. Failure events (deploy-failed, rolled-back, marked-bad, broken,
+ * source-failed) that repeat an earlier one for the stack or source (same event, version and
+ * message) are sent once; a recovery (deploy-succeeded, healed, source-recovered) makes them
+ * worth sending again. Messages go out without the credentials of any URL they quote.
  */
 export function createNotifier(options: NotifierOptions): Notifier {
   const log = options.logger;
@@ -57,15 +63,16 @@ export function createNotifier(options: NotifierOptions): Notifier {
   const sentFailures = new Map<string, Set<string>>();
 
   function isRepeat(event: NotificationEvent): boolean {
+    const subject = subjectOf(event);
     if (!FAILURE_EVENTS.includes(event.event)) {
-      sentFailures.delete(event.stack);
+      sentFailures.delete(subject);
       return false;
     }
     const key = JSON.stringify([event.event, event.version ?? '', event.message]);
-    let sent = sentFailures.get(event.stack);
+    let sent = sentFailures.get(subject);
     if (sent === undefined) {
       sent = new Set();
-      sentFailures.set(event.stack, sent);
+      sentFailures.set(subject, sent);
     }
     if (sent.has(key)) return true;
     if (sent.size >= MAX_REMEMBERED_FAILURES) {
@@ -98,7 +105,13 @@ export function createNotifier(options: NotifierOptions): Notifier {
       await response.arrayBuffer().catch(() => undefined);
       if (!response.ok) {
         log.warn(
-          { target: label, stack: event.stack, event: event.event, status: response.status },
+          {
+            target: label,
+            stack: event.stack,
+            source: event.source,
+            event: event.event,
+            status: response.status,
+          },
           'notification rejected',
         );
         return;
@@ -113,7 +126,11 @@ export function createNotifier(options: NotifierOptions): Notifier {
   }
 
   async function notify(input: NotificationEvent): Promise<void> {
-    const event: NotificationEvent = { ...input, at: input.at ?? new Date(now()).toISOString() };
+    const event: NotificationEvent = {
+      ...input,
+      message: withoutUrlCredentials(input.message),
+      at: input.at ?? new Date(now()).toISOString(),
+    };
     if (isRepeat(event)) {
       log.debug({ stack: event.stack, event: event.event }, 'repeated notification suppressed');
       return;

@@ -9,6 +9,9 @@ export const NOTIFICATION_EVENTS = [
   'marked-bad',
   'healed',
   'broken',
+  // A source could not be synced (once per failure streak), and synced again.
+  'source-failed',
+  'source-recovered',
 ] as const;
 
 export const NotificationEventName = z.enum(NOTIFICATION_EVENTS);
@@ -20,6 +23,7 @@ export const FAILURE_EVENTS: readonly NotificationEventName[] = [
   'rolled-back',
   'marked-bad',
   'broken',
+  'source-failed',
 ];
 
 const HttpUrl = z.url({ protocol: /^https?$/ });

@@ -30,6 +30,14 @@ export interface StackPlan extends PlanEntry {
   details?: PlanEntry[];
 }
 
+/** What a pass does with a stack that is in no source's discovery. */
+export interface LeftScope {
+  /** Bring it down when prune is on: its source synced and no longer holds it. */
+  prune: boolean;
+  /** Why it is kept whatever prune says. */
+  why?: string;
+}
+
 export interface PlanInput {
   discovery: Discovery;
   /** Projects as Docker reports them, keyed by project (= stack) name. */
@@ -45,6 +53,11 @@ export interface PlanInput {
   expectedServices?: Map<string, string[]>;
   prune: boolean;
   only?: string[];
+  /**
+   * Which stacks in no discovery this plan answers for, and how (several sources: only the
+   * pass's own, pruned only when their source synced). Undefined: none. Default: all, prunable.
+   */
+  left?: (stack: string) => LeftScope | undefined;
 }
 
 /** Short form of a version hash for messages. */
@@ -89,30 +102,35 @@ export function computePlan(input: PlanInput): StackPlan[] {
   ]);
   for (const name of [...leftCandidates].sort()) {
     if (inRepo.has(name) || !included(name)) continue;
+    const scope = input.left === undefined ? { prune: true } : input.left(name);
+    if (scope === undefined) continue;
     const current = currentVersionOf(name, input);
     const hasContainers = Object.keys(input.observed.get(name)?.services ?? {}).length > 0;
     // A pruned stack keeps its record but loses its running version: nothing left to do.
     if (current === undefined && !hasContainers) continue;
-    plan.push(
-      input.prune
-        ? {
-            subject: name,
-            stack: name,
-            action: 'remove',
-            reason: 'folder left the repository; prune',
-            currentVersion: current,
-          }
-        : {
-            subject: name,
-            stack: name,
-            action: 'skip',
-            skip: 'kept',
-            reason: 'folder left the repository; kept running (prune: false)',
-            currentVersion: current,
-          },
-    );
+    plan.push(leftEntry(name, current, input.prune, scope));
   }
   return plan;
+}
+
+/** A stack in no discovery: removed (prune), or kept and why. */
+function leftEntry(
+  name: string,
+  current: string | undefined,
+  prune: boolean,
+  scope: LeftScope,
+): StackPlan {
+  const base = { subject: name, stack: name, currentVersion: current };
+  if (scope.why !== undefined)
+    return { ...base, action: 'skip', skip: 'kept', reason: `folder not found; ${scope.why}` };
+  if (prune && scope.prune)
+    return { ...base, action: 'remove', reason: 'folder left the repository; prune' };
+  return {
+    ...base,
+    action: 'skip',
+    skip: 'kept',
+    reason: 'folder left the repository; kept running (prune: false)',
+  };
 }
 
 function currentVersionOf(name: string, input: PlanInput): string | undefined {

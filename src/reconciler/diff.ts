@@ -8,14 +8,56 @@ import type { Discovery, SettingsDefaults } from '../stack/types.js';
 import type { StackFolders, StackRecord, StateStore, VersionRef } from '../state/types.js';
 import { versionLabels } from '../engine/naming.js';
 import { methodNames } from '../strategies/index.js';
+import { DEFAULT_SOURCE } from '../source/registry.js';
+import { mergeDiscoveries, type SourceDiscovery } from './discovery.js';
+import type { NamedSource } from './types.js';
 
-export interface DiffDeps {
-  source: StackSource;
+interface DiffBase {
   engine: ContainerEngine;
   store: StateStore;
   folders: StackFolders;
-  settings: { paths: string[]; defaults: SettingsDefaults };
   loadStack: StackLoader;
+}
+
+/** The sources' checkouts are the desired state; the one-source form is the `default` source. */
+export type DiffDeps = DiffBase &
+  (
+    | { sources: NamedSource[] }
+    | {
+        /** @deprecated One source: give `sources`. */
+        source: StackSource;
+        settings: { paths: string[]; defaults: SettingsDefaults };
+      }
+  );
+
+function sourcesOf(deps: DiffDeps): NamedSource[] {
+  if ('sources' in deps) return deps.sources;
+  const { paths, defaults } = deps.settings;
+  return [{ name: DEFAULT_SOURCE, source: deps.source, paths, defaults }];
+}
+
+/** Every source's checkout as it is (nothing fetched), as one discovery; undefined: none yet. */
+async function discoverCheckouts(sources: NamedSource[]): Promise<Discovery | undefined> {
+  const parts = await Promise.all(
+    sources.map(async (named): Promise<SourceDiscovery | undefined> => {
+      const revision = await named.source.current();
+      if (revision === undefined) return undefined;
+      const discovery = await discoverStacks(
+        revision.dir,
+        named.paths,
+        named.defaults,
+        methodNames(),
+      );
+      return {
+        source: named.name,
+        root: revision.dir,
+        ...(named.prefix === undefined ? {} : { prefix: named.prefix }),
+        discovery,
+      };
+    }),
+  );
+  const found = parts.filter((p): p is SourceDiscovery => p !== undefined);
+  return found.length === 0 ? undefined : mergeDiscoveries(found).discovery;
 }
 
 /**
@@ -70,16 +112,8 @@ function containerLine(item: ContainerPlanItem): string {
  * are `extra`. Read-only: the engine's plan does not pull, create or start anything.
  */
 export async function diffStacks(deps: DiffDeps, names?: string[]): Promise<StackDiff[]> {
-  const revision = await deps.source.current();
-  const discovery: Discovery =
-    revision === undefined
-      ? { stacks: [], broken: [] }
-      : await discoverStacks(
-          revision.dir,
-          deps.settings.paths,
-          deps.settings.defaults,
-          methodNames(),
-        );
+  const checkouts = await discoverCheckouts(sourcesOf(deps));
+  const discovery: Discovery = checkouts ?? { stacks: [], broken: [] };
   const observedAll = await deps.engine.observeAll();
   const records = new Map(deps.store.listStacks().map((r) => [r.name, r]));
   // Projects another berth (another data directory) deployed on this host are not ours.
@@ -104,7 +138,7 @@ export async function diffStacks(deps: DiffDeps, names?: string[]): Promise<Stac
           discovery,
           records.get(name),
           observedAll.get(name),
-          revision === undefined,
+          checkouts === undefined,
         ),
       ),
   );

@@ -1,19 +1,24 @@
 import type { ObservedProject } from '../engine/types.js';
 import { SourceError, type BerthError } from '../errors.js';
 import { computePlan, type StackPlan } from '../plan/stack-plan.js';
+import { DEFAULT_SOURCE } from '../source/registry.js';
 import type { SourceRevision } from '../source/types.js';
 import { discoverStacks } from '../stack/discover.js';
 import type { Discovery } from '../stack/types.js';
 import type { StackRecord, VersionRef } from '../state/types.js';
 import type {
+  NamedSource,
   PassContext,
   PlannedPass,
   ReconcileOptions,
   ReconcilerDeps,
+  SourceResult,
   StackOutcome,
 } from './types.js';
 import { methodNames } from '../strategies/index.js';
+import { mergeDiscoveries, ownedBy, type SourceDiscovery } from './discovery.js';
 import { createImageUpdates, type PinnedDiscovery } from './image-updates.js';
+import { leftScopeOf, selectSources } from './sources.js';
 
 /**
  * The first half of a pass: source sync → discovery → observation → the pure plan. Nothing here
@@ -35,33 +40,81 @@ export interface PassPlanner {
 }
 
 export function createPassPlanner(deps: ReconcilerDeps): PassPlanner {
-  const { source, engine, store, folders, logger } = deps;
+  const { engine, store, folders, logger } = deps;
   // A version is a hash of the stack's files, so its service list never changes: remember it
   // instead of loading every unchanged stack's compose file on every pass.
   const servicesByVersion = new Map<string, string[]>();
   const imageUpdates = createImageUpdates(deps);
+  // Each source's last discovery: a pass that syncs only some sources still needs the others'
+  // stack names (a name two sources claim is a clash), without reading their checkouts again.
+  const lastDiscovery = new Map<string, SourceDiscovery>();
 
-  async function revisionFor(
-    options: ReconcileOptions,
-  ): Promise<{ revision: SourceRevision; sourceError?: BerthError }> {
+  /** One source synced; a source that cannot be reached goes on with its last fetched revision. */
+  async function syncSource(named: NamedSource, options: ReconcileOptions): Promise<SourceResult> {
+    const { name, source } = named;
     const pushed = options.trigger?.commit;
     if (pushed !== undefined) {
       const current = await source.current();
       // The pushed commit is already checked out (a repeated webhook): nothing to fetch.
-      if (current?.commit === pushed) return { revision: current };
+      if (current?.commit === pushed) return { name, revision: current };
     }
     try {
-      return { revision: await source.sync(options.signal) };
+      return { name, revision: await source.sync(options.signal) };
     } catch (err) {
       if (!(err instanceof SourceError)) throw err;
       const revision = await source.current();
-      if (revision === undefined) throw err;
+      if (revision === undefined) {
+        logger.warn({ err, source: name }, 'source sync failed; it has no fetched revision');
+        return { name, error: err };
+      }
       logger.warn(
-        { err, commit: revision.commit },
+        { err, source: name, commit: revision.commit },
         'source sync failed; continuing with the last fetched revision',
       );
-      return { revision, sourceError: err };
+      return { name, revision, error: err };
     }
+  }
+
+  /**
+   * The pass's revision for code that knows one (`default`'s, else the first source's) and its
+   * first sync error. When no synced source has any revision, the pass cannot go on.
+   */
+  function passRevision(results: readonly SourceResult[]): {
+    revision: SourceRevision;
+    sourceError?: BerthError;
+  } {
+    const sourceError = results.find((r) => r.error !== undefined)?.error;
+    const main =
+      results.find((r) => r.name === DEFAULT_SOURCE && r.revision !== undefined) ??
+      results.find((r) => r.revision !== undefined);
+    if (main?.revision === undefined) throw sourceError ?? new Error('no source to sync');
+    return { revision: main.revision, ...(sourceError === undefined ? {} : { sourceError }) };
+  }
+
+  /** A source's stacks: read from what this pass synced, else as last read (or its checkout). */
+  async function discoverSource(
+    named: NamedSource,
+    results: readonly SourceResult[],
+  ): Promise<SourceDiscovery | undefined> {
+    const result = results.find((r) => r.name === named.name);
+    const cached = lastDiscovery.get(named.name);
+    if (result === undefined && cached !== undefined) return cached;
+    const revision = result === undefined ? await named.source.current() : result.revision;
+    if (revision === undefined) return undefined;
+    const discovery = await discoverStacks(
+      revision.dir,
+      named.paths,
+      named.defaults,
+      methodNames(),
+    );
+    const part: SourceDiscovery = {
+      source: named.name,
+      root: revision.dir,
+      ...(named.prefix === undefined ? {} : { prefix: named.prefix }),
+      discovery,
+    };
+    lastDiscovery.set(named.name, part);
+    return part;
   }
 
   async function expectedServices(
@@ -108,6 +161,7 @@ export function createPassPlanner(deps: ReconcilerDeps): PassPlanner {
     records: Map<string, StackRecord>,
     runningVersions: Map<string, VersionRef | undefined>,
     only: string[] | undefined,
+    scope: Pick<PassContext, 'sources' | 'owners'>,
   ): Promise<StackPlan[]> {
     const entries = computePlan({
       discovery,
@@ -118,6 +172,7 @@ export function createPassPlanner(deps: ReconcilerDeps): PassPlanner {
       expectedServices: await expectedServices(discovery, runningVersions),
       prune: deps.settings.prune,
       only,
+      left: leftScopeOf(scope, records),
     });
     for (const entry of entries) {
       const pins = entry.discovered === undefined ? undefined : images?.get(entry.stack);
@@ -144,16 +199,31 @@ export function createPassPlanner(deps: ReconcilerDeps): PassPlanner {
     );
   }
 
-  async function plan(options: ReconcileOptions): Promise<PlannedPass> {
+  /** Syncs the selected sources at once, then reads every source's stacks as one discovery. */
+  async function syncAndDiscover(
+    options: ReconcileOptions,
+  ): Promise<Pick<PassContext, 'revision' | 'sourceError' | 'sources' | 'owners' | 'discovery'>> {
+    const selected = selectSources(deps.sources, options.sources);
     options.onProgress?.({ step: 'sync' });
-    const { revision, sourceError } = await revisionFor(options);
+    const sources = await Promise.all(selected.map((named) => syncSource(named, options)));
+    const { revision, sourceError } = passRevision(sources);
     options.onProgress?.({ step: 'discover', detail: revision.commit });
-    const found = await discoverStacks(
-      revision.dir,
-      deps.settings.paths,
-      deps.settings.defaults,
-      methodNames(),
-    );
+    const parts = await Promise.all(deps.sources.map((named) => discoverSource(named, sources)));
+    const merged = mergeDiscoveries(parts.filter((p): p is SourceDiscovery => p !== undefined));
+    // Only the selected sources' stacks are planned: the others' wait for their own pass.
+    const discovery = ownedBy(merged, new Set(selected.map((s) => s.name)));
+    return {
+      revision,
+      ...(sourceError === undefined ? {} : { sourceError }),
+      sources,
+      owners: merged.owners,
+      discovery,
+    };
+  }
+
+  async function plan(options: ReconcileOptions): Promise<PlannedPass> {
+    const synced = await syncAndDiscover(options);
+    const { revision, sourceError, sources, owners, discovery: found } = synced;
     const observed = await engine.observeAll();
     const records = new Map(store.listStacks().map((r) => [r.name, r] as const));
     const names = new Set<string>([
@@ -175,10 +245,13 @@ export function createPassPlanner(deps: ReconcilerDeps): PassPlanner {
       records,
       runningVersions,
       options.stacks,
+      synced,
     );
     return {
       revision,
       ...(sourceError === undefined ? {} : { sourceError }),
+      sources,
+      owners,
       discovery,
       ...(images.size === 0 ? {} : { images }),
       plan: entries,
@@ -200,9 +273,15 @@ export function createPassPlanner(deps: ReconcilerDeps): PassPlanner {
       stacks: pass.discovery.stacks.filter((s) => s.name === name),
       broken: pass.discovery.broken.filter((s) => s.name === name),
     };
-    const [fresh] = await computeFor(discovery, pass.images, observed, records, runningVersions, [
-      name,
-    ]);
+    const [fresh] = await computeFor(
+      discovery,
+      pass.images,
+      observed,
+      records,
+      runningVersions,
+      [name],
+      pass,
+    );
     return { entry: fresh ?? entry, observed: project };
   }
 

@@ -8,6 +8,7 @@ import { entryDeploys } from './pass.js';
 import { openDeployment, type DeploymentFields } from './record.js';
 import { findRollbackSource } from './rollback.js';
 import { settingsOfFiles } from './settings.js';
+import { defaultsOf, revisionOf } from './sources.js';
 import { dropStaged, stageCopy, stagedPins } from './staging.js';
 import type { PreparedRequest, ReconcilerDeps, StackRequest } from './types.js';
 
@@ -50,7 +51,7 @@ async function prepareWork(
     case 'apply': {
       const discovered = work.entry.discovered;
       if (!entryDeploys(work.entry) || discovered === undefined) return undefined;
-      const commit = work.pass.revision.commit;
+      const commit = revisionOf(work.pass, stack).commit;
       const images = work.entry.images;
       const pins: VersionRef = { version: discovered.version, commit, images };
       const dir = await stageCopy(deps.stagingDir, stack, discovered.dir, { pins });
@@ -76,7 +77,7 @@ async function prepareWork(
       const source = await findRollbackSource(deps, stack, work.to);
       const dir = await stageCopy(deps.stagingDir, stack, source.dir, { dropVersionFile: true });
       staged.push(dir);
-      const settings = await settingsOfFiles(dir, deps.settings.defaults, deps.logger);
+      const settings = await settingsOfFiles(dir, defaultsOf(deps, stack), deps.logger);
       // A version that once ran may still be one the operator's policy now refuses.
       assertPolicy((await deps.loadStack(dir, stack)).project, deps.policy, stack);
       prepared.target = {

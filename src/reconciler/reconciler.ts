@@ -8,6 +8,7 @@ import { prepareRequest } from './prepare.js';
 import { recoverInterrupted } from './recovery.js';
 import { projectLoader } from './deploy.js';
 import { clearStaging } from './staging.js';
+import { defaultsOf } from './sources.js';
 import { runRequest } from './stack.js';
 import type {
   PassPlanEntry,
@@ -54,7 +55,8 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       clock: deps.clock,
       logger: deps.logger,
       loadProject: projectLoader(deps),
-      defaults: deps.settings.defaults,
+      defaults: firstDefaults(deps),
+      defaultsOf: (stack) => defaultsOf(deps, stack),
     });
   }
 
@@ -66,6 +68,12 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     prepare: (request) => prepareRequest(deps, request),
     run: (request, options) => runRequest(deps, planner, request, options),
   };
+}
+
+function firstDefaults(deps: ReconcilerDeps): ReconcilerDeps['sources'][number]['defaults'] {
+  const [first] = deps.sources;
+  if (first === undefined) throw new Error('no source configured');
+  return first.defaults;
 }
 
 /**

@@ -18,8 +18,13 @@ import { interrupted, setStatus } from './status.js';
  * journal says where the process was, never whether the step finished.
  */
 
-/** What recovery needs: what a strategy's recovery gets, less the deployment's journal. */
-export type RecoveryDeps = Omit<RecoveryContext, 'journal'>;
+/**
+ * What recovery needs: what a strategy's recovery gets, less the deployment's journal; with
+ * several sources, each stack's defaults are its source's (`defaultsOf`).
+ */
+export type RecoveryDeps = Omit<RecoveryContext, 'journal'> & {
+  defaultsOf?: (stack: string) => RecoveryContext['defaults'];
+};
 
 /** Where the version to go back to lives. */
 export type RecoverySource = 'running' | 'good';
@@ -148,7 +153,8 @@ export async function recoverInterrupted(deps: RecoveryDeps): Promise<RecoveredD
         'interrupted: berth stopped before it finished; superseded by a later deployment',
       );
     }
-    results.push(await recoverOne(deps, stack, latest));
+    const defaults = deps.defaultsOf?.(stack) ?? deps.defaults;
+    results.push(await recoverOne({ ...deps, defaults }, stack, latest));
   }
   return results;
 }

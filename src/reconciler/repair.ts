@@ -6,6 +6,7 @@ import { projectLoader } from './deploy.js';
 import { runningOf } from './prepare.js';
 import type { DeploymentHandle } from './record.js';
 import { settingsOfFiles } from './settings.js';
+import { defaultsOf } from './sources.js';
 import type { ReconcilerDeps, RepairContext, RunOptions, StackOutcome } from './types.js';
 
 /**
@@ -88,7 +89,7 @@ async function restore(
   }
   const dir = folders.runningDir(stack);
   const project = await projectLoader(deps)(dir, stack);
-  const settings = await settingsOfFiles(dir, deps.settings.defaults, deps.logger);
+  const settings = await settingsOfFiles(dir, defaultsOf(deps, stack), deps.logger);
   step('repair-apply', `converge ${running.version.slice(0, 12)} (recreates removed containers)`);
   await engine.apply(project, { labels: versionLabels(running.version), signal: options.signal });
   step('repair-wait-healthy', `wait up to ${settings.healthTimeoutMs}ms for health`);

@@ -6,8 +6,9 @@ import { downStack, pruneStack } from './down.js';
 import { entryActs, type PassPlanner } from './pass.js';
 import { runningOf } from './prepare.js';
 import { repairStack } from './repair.js';
+import { ownerOf, revisionOf, sourceErrorOf } from './sources.js';
 import { markRejected } from './rollback.js';
-import { markedBad, setStatus, skippedSuspended, sourceUnavailable } from './status.js';
+import { markedBad, setStatus, skippedSuspended, sourceUnavailable, succeeded } from './status.js';
 import type {
   PassContext,
   PreparedRequest,
@@ -87,8 +88,11 @@ async function runWork(
 ): Promise<StackOutcome> {
   const { stack, work, trigger } = request;
   switch (work.kind) {
-    case 'apply':
-      return applyEntry(deps, planner, request, work.entry, work.pass, options);
+    case 'apply': {
+      const outcome = await applyEntry(deps, planner, request, work.entry, work.pass, options);
+      recordSource(deps, stack, ownerOf(work.pass, stack));
+      return outcome;
+    }
     case 'rollback':
       return rollBack(deps, request, options);
     case 'down':
@@ -123,12 +127,18 @@ async function applyEntry(
   switch (entry.action) {
     case 'skip':
       return recordSkip(deps, entry);
-    case 'unchanged':
-      if (pass.sourceError !== undefined && deps.store.getStack(stack) !== undefined) {
-        const why = `source unavailable, kept ${pass.revision.commit}: ${pass.sourceError.message}`;
+    case 'unchanged': {
+      const sourceError = sourceErrorOf(pass, stack);
+      if (sourceError !== undefined && deps.store.getStack(stack) !== undefined) {
+        const kept = revisionOf(pass, stack).commit;
+        const why = `source unavailable, kept ${kept}: ${sourceError.message}`;
         setStatus(deps.store, stack, sourceUnavailable(why));
+      } else if (invalidBefore(deps, stack)) {
+        // What made it invalid (a name clash, a broken change) is gone and what runs is wanted.
+        setStatus(deps.store, stack, succeeded(entry.reason));
       }
       return { ...base, outcome: 'done', result: 'unchanged', message: entry.reason };
+    }
     case 'remove':
       return pruneStack(deps, stack, request.trigger.by);
     default:
@@ -151,6 +161,16 @@ async function applyEntry(
     previous: running,
     rejectsPrevious: false,
   });
+}
+
+/**
+ * The stack's record names the source it was planned from, so prune and status know it; a
+ * stack with no record yet gets one only from what the request itself recorded.
+ */
+function recordSource(deps: ReconcilerDeps, stack: string, source: string | undefined): void {
+  if (source === undefined) return;
+  const record = deps.store.getStack(stack);
+  if (record !== undefined && record.source !== source) deps.store.upsertStack(stack, { source });
 }
 
 /** A plan entry that leaves the stack alone: only its conditions say why. */
@@ -204,4 +224,10 @@ async function rollBack(
     previous: running,
     rejectsPrevious: rejected !== undefined,
   });
+}
+
+/** The stack's status still says it failed validation (see recordInvalid). */
+function invalidBefore(deps: ReconcilerDeps, stack: string): boolean {
+  const stalled = deps.store.getStack(stack)?.conditions.find((c) => c.type === 'Stalled');
+  return stalled?.status === 'True' && stalled.reason === 'ValidationFailed';
 }

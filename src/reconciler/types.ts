@@ -21,6 +21,8 @@ export interface Trigger {
   ref?: string;
   /** The pushed commit, when a webhook carried one. */
   commit?: string;
+  /** The source the trigger is for (a schedule or a webhook of one source), when it is one. */
+  source?: string;
 }
 
 /**
@@ -72,10 +74,19 @@ export interface RepairContext {
   reason: string;
 }
 
-/** What the pass that planned an `apply` knew: the revision and the discovery it planned from. */
+/** What the pass that planned an `apply` knew: the revisions and the discovery it planned from. */
 export interface PassContext {
+  /** The `default` (else the first) synced source's revision; a stack's own: `revisionOf`. */
   revision: SourceRevision;
+  /** The first sync error among the pass's sources. */
   sourceError?: BerthError;
+  /** Each source synced in this pass (the selected ones), in the config's order. */
+  sources: SourceResult[];
+  /**
+   * The sources each stack name of the discovery comes from: one, or several when the name
+   * clashes (the stack is then broken). Covers every source's stacks, selected or not.
+   */
+  owners: Map<string, string[]>;
   /** Stacks with image updates carry the version computed with their images' digests. */
   discovery: Discovery;
   /** Image updates: each such stack's resolved digests (image reference → `sha256:…`). */
@@ -126,6 +137,11 @@ export interface ReconcileOptions {
   dryRun?: boolean;
   /** Only these stacks. */
   stacks?: string[];
+  /**
+   * Sync and plan only these sources' stacks (undefined: all). Stacks of the other sources are
+   * left alone: not planned, not pruned, not reported.
+   */
+  sources?: string[];
   trigger?: Trigger;
   signal?: AbortSignal;
   onProgress?: ProgressListener;
@@ -134,10 +150,22 @@ export interface ReconcileOptions {
 /** A stack entry of a pass's plan; `details` lists a strategy's own plan in --dry-run. */
 export type PassPlanEntry = PlanEntry & { details?: PlanEntry[] };
 
-export interface PassResult {
+/** How one source's sync went in a pass. */
+export interface SourceResult {
+  name: string;
+  /** What the pass read the source's stacks from: the synced or, after a failure, the last fetched. */
   revision?: SourceRevision;
-  /** Set when the source could not be synced; the last fetched revision stays deployed. */
+  /** The sync failed: with `revision`, its stacks stay as that revision; without, it had none. */
+  error?: BerthError;
+}
+
+export interface PassResult {
+  /** The `default` (else the first) source's revision; `sources` has each source's. */
+  revision?: SourceRevision;
+  /** The first sync error of the pass's sources (see `sources`); the pass is then not ok. */
   sourceError?: BerthError;
+  /** One per source synced in this pass, in the config's order. */
+  sources: SourceResult[];
   plan: PassPlanEntry[];
   stacks: StackOutcome[];
   /** true when every stack converged (nothing failed or was rolled back). */
@@ -155,9 +183,22 @@ export interface PlannedPass extends PassContext {
   runningVersions: Map<string, VersionRef | undefined>;
 }
 
+/** A source of stacks as the reconciler uses it: built from one `sources:` entry. */
+export interface NamedSource {
+  name: string;
+  source: StackSource;
+  /** Globs of stack folders, relative to the checkout root. */
+  paths: string[];
+  /** The top-level defaults with the source's own merged over them. */
+  defaults: SettingsDefaults;
+  /** Put before each stack name of the source (stack name = prefix + folder name). */
+  prefix?: string;
+}
+
 /** What the reconciler needs, built in the composition root (src/main.ts) and handed in. */
 export interface ReconcilerDeps {
-  source: StackSource;
+  /** At least one, in the config's order. */
+  sources: NamedSource[];
   engine: ContainerEngine;
   store: StateStore;
   folders: StackFolders;
@@ -178,10 +219,7 @@ export interface ReconcilerDeps {
   /** Whether the operator lets berth take over the stack's hand-run Compose containers. */
   adopts: (stack: string) => boolean;
   settings: {
-    /** Globs of stack folders, relative to the checkout root. */
-    paths: string[];
-    defaults: SettingsDefaults;
-    /** Bring down stacks whose folder left the repository. */
+    /** Bring down stacks whose folder left their source (only when that source synced). */
     prune: boolean;
   };
 }

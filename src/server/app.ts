@@ -8,10 +8,16 @@ import { BerthError } from '../errors.js';
 import type { Reason } from '../reasons.js';
 import type { Logger } from '../log.js';
 import type { StackOutcome } from '../reconciler/types.js';
-import type { ServerControl, TrackedRef, Trigger } from './control.js';
+import type { ServerControl, SourceView, TrackedRef, Trigger } from './control.js';
 import type { Metrics, WebhookResultLabel } from './metrics.js';
 import { createDeliveryLog, type DeliveryLog } from './replay.js';
 import type { ResolvedServerConfig, WebhookProvider } from './schema.js';
+import {
+  matchRepository,
+  pushedRepository,
+  type FollowedRepository,
+  type PushedRepository,
+} from './webhook-repository.js';
 
 export interface ServerAppOptions {
   control: ServerControl;
@@ -63,6 +69,12 @@ export type GenericPushPayload = z.infer<typeof GenericPushPayload>;
 
 const RollbackBody = z.strictObject({ to: z.string().min(1).optional() });
 
+/** `POST /reconcile` (and `/sync`): the sources to sync, all of them when left out. */
+export const ReconcileBody = z.strictObject({
+  source: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+});
+export type ReconcileBody = z.infer<typeof ReconcileBody>;
+
 const Limit = z.coerce.number().int().min(1).max(1000);
 
 /** Constant-time string comparison that also hides the lengths: both sides are hashed first. */
@@ -89,7 +101,14 @@ function validHmac(
 }
 
 type WebhookEvent =
-  | { kind: 'push'; ref?: string; commit?: string; deleted?: boolean }
+  | {
+      kind: 'push';
+      ref?: string;
+      commit?: string;
+      deleted?: boolean;
+      /** The repository the payload names; undefined when it names none. */
+      repository?: PushedRepository;
+    }
   | { kind: 'ping' }
   | { kind: 'other'; name: string };
 
@@ -108,6 +127,15 @@ function json(body: Buffer): unknown {
   return JSON.parse(body.toString('utf8')) as unknown;
 }
 
+/** A push event, with the repository its payload names when it names one. */
+function push(
+  payload: unknown,
+  fields: { ref?: string; commit?: string; deleted?: boolean },
+): WebhookEvent {
+  const repository = pushedRepository(payload);
+  return { kind: 'push', ...fields, ...(repository === undefined ? {} : { repository }) };
+}
+
 function realCommit(commit: string | null | undefined): string | undefined {
   return commit === undefined || commit === null || ZERO_COMMIT.test(commit) ? undefined : commit;
 }
@@ -121,14 +149,10 @@ const PROVIDERS: Record<WebhookProvider, ProviderSpec> = {
       const event = c.req.header('x-github-event') ?? '';
       if (event === 'ping') return { kind: 'ping' };
       if (event !== 'push') return { kind: 'other', name: event };
-      const payload = GithubPushPayload.parse(json(body));
+      const raw = json(body);
+      const payload = GithubPushPayload.parse(raw);
       const commit = realCommit(payload.after);
-      return {
-        kind: 'push',
-        ref: payload.ref,
-        commit,
-        deleted: payload.deleted === true || !commit,
-      };
+      return push(raw, { ref: payload.ref, commit, deleted: payload.deleted === true || !commit });
     },
   },
   gitea: {
@@ -138,9 +162,10 @@ const PROVIDERS: Record<WebhookProvider, ProviderSpec> = {
     parse: (c, body) => {
       const event = c.req.header('x-gitea-event') ?? '';
       if (event !== 'push') return { kind: 'other', name: event };
-      const payload = GiteaPushPayload.parse(json(body));
+      const raw = json(body);
+      const payload = GiteaPushPayload.parse(raw);
       const commit = realCommit(payload.after);
-      return { kind: 'push', ref: payload.ref, commit, deleted: !commit };
+      return push(raw, { ref: payload.ref, commit, deleted: !commit });
     },
   },
   gitlab: {
@@ -154,9 +179,10 @@ const PROVIDERS: Record<WebhookProvider, ProviderSpec> = {
     parse: (c, body) => {
       const event = c.req.header('x-gitlab-event') ?? '';
       if (event !== 'Push Hook' && event !== 'Tag Push Hook') return { kind: 'other', name: event };
-      const payload = GitlabPushPayload.parse(json(body));
+      const raw = json(body);
+      const payload = GitlabPushPayload.parse(raw);
       const commit = realCommit(payload.checkout_sha ?? payload.after);
-      return { kind: 'push', ref: payload.ref, commit, deleted: !commit };
+      return push(raw, { ref: payload.ref, commit, deleted: !commit });
     },
   },
   generic: {
@@ -168,8 +194,9 @@ const PROVIDERS: Record<WebhookProvider, ProviderSpec> = {
       c.req.header('x-berth-delivery') ??
       (event.kind === 'push' && event.commit !== undefined ? `commit:${event.commit}` : undefined),
     parse: (_c, body) => {
-      const payload = GenericPushPayload.parse(body.length === 0 ? {} : json(body));
-      return { kind: 'push', ref: payload.ref, commit: payload.commit };
+      const raw = body.length === 0 ? {} : json(body);
+      const payload = GenericPushPayload.parse(raw);
+      return push(raw, { ref: payload.ref, commit: payload.commit });
     },
   },
 };
@@ -218,6 +245,38 @@ interface WebhookAnswer {
   body: Record<string, unknown>;
 }
 
+/** Where the payload's fields name the repository, for a 400 that says what is missing. */
+const REPOSITORY_FIELDS =
+  'repository.clone_url, ssh_url, html_url or full_name (GitHub, Gitea, Forgejo, Bitbucket), ' +
+  'project.git_http_url, git_ssh_url, web_url or path_with_namespace (GitLab), ' +
+  'or a repository URL or full name (generic)';
+
+/** The sources a push is for, or the answer when it is for none. */
+function sourcesOf(
+  repository: PushedRepository | undefined,
+  sources: SourceView[],
+): { sources: SourceView[] } | { answer: WebhookAnswer } {
+  if (repository === undefined) {
+    if (sources.length === 1) return { sources };
+    const names = sources.map((s) => s.name).join(', ');
+    const message = `the payload names no repository (${REPOSITORY_FIELDS}), and berth follows ${sources.length} sources: ${names}`;
+    return {
+      answer: { result: 'invalid', status: 400, body: errorBody('InvalidPayload', message) },
+    };
+  }
+  const followed: FollowedRepository[] = sources.flatMap((s) =>
+    s.kind === 'git' && s.url !== undefined ? [{ name: s.name, url: s.url }] : [],
+  );
+  const match = matchRepository(repository, followed);
+  if (match.kind === 'matched')
+    return { sources: sources.filter((s) => match.sources.includes(s.name)) };
+  const ignored =
+    match.kind === 'none'
+      ? `no source follows ${repository.label}`
+      : `${repository.label} could be the repository of ${match.sources.join(', ')}: send its URL`;
+  return { answer: { result: 'ignored', status: 202, body: { ignored } } };
+}
+
 /** What an authenticated, first-seen delivery does: a sync of the tracked ref, or nothing. */
 function routeEvent(
   event: WebhookEvent,
@@ -236,16 +295,28 @@ function routeEvent(
     log.info({ provider, ref: event.ref }, 'webhook ref deletion ignored');
     return { result: 'ignored', status: 200, body: { ignored: true, reason: 'ref deleted' } };
   }
-  if (!refIsTracked(event.ref, control.trackedRef())) {
-    log.info({ provider, ref: event.ref }, 'webhook push to untracked ref ignored');
+  const repository = event.repository?.label;
+  const chosen = sourcesOf(event.repository, control.sources());
+  if ('answer' in chosen) {
+    log.info({ provider, repository, result: chosen.answer.result }, 'webhook push not routed');
+    return chosen.answer;
+  }
+  // A branch filter is each source's own: a push may move one source and not another.
+  const names = chosen.sources.filter((s) => refIsTracked(event.ref, s.tracked)).map((s) => s.name);
+  if (names.length === 0) {
+    log.info({ provider, repository, ref: event.ref }, 'webhook push to untracked ref ignored');
     return { result: 'ignored', status: 200, body: { ignored: true, reason: 'ref not tracked' } };
   }
   const trigger: Trigger = { by: `webhook:${provider}` };
   if (event.ref !== undefined) trigger.ref = event.ref;
   if (event.commit !== undefined) trigger.commit = event.commit;
-  control.requestSync(trigger);
-  log.info({ provider, ref: event.ref, commit: event.commit }, 'webhook accepted');
-  return { result: 'accepted', status: 202, body: { accepted: true } };
+  if (names.length === 1) trigger.source = names[0];
+  control.requestSync(trigger, names);
+  log.info(
+    { provider, repository, sources: names, ref: event.ref, commit: event.commit },
+    'webhook accepted',
+  );
+  return { result: 'accepted', status: 202, body: { accepted: true, sources: names } };
 }
 
 /** The HTTP app: webhooks, the /api/v1 control API, /healthz and /metrics. */
@@ -414,12 +485,35 @@ export function createServerApp(options: ServerAppOptions): ServerApp {
     if (limit === undefined) return badLimit(c);
     return c.json({ health: control.health(name, limit) });
   });
-  api.post('/sync', (c) => {
-    const trigger = triggerOf(c);
-    control.requestSync(trigger);
-    log.info({ by: trigger.by, action: 'sync' }, 'api action requested');
-    return c.json({ accepted: true }, 202);
-  });
+  api.get('/sources', (c) => c.json({ sources: control.sources() }));
+  // `/sync` is the older name of `/reconcile`: both queue a pass in the background.
+  for (const action of ['sync', 'reconcile'] as const) {
+    api.post(`/${action}`, async (c) => {
+      const text = await c.req.text();
+      let body: ReconcileBody;
+      try {
+        body = ReconcileBody.parse(text.trim() === '' ? {} : JSON.parse(text));
+      } catch {
+        return c.json(
+          errorBody('InvalidRequest', 'body must be JSON {"source"?: name or [names]}'),
+          400,
+        );
+      }
+      const known = control.sources().map((s) => s.name);
+      const asked = body.source === undefined ? undefined : [body.source].flat();
+      const unknown = (asked ?? []).filter((name) => !known.includes(name));
+      if (unknown.length > 0) {
+        const message = `unknown source ${unknown.join(', ')}; berth has ${known.join(', ')}`;
+        return c.json(errorBody('InvalidRequest', message), 400);
+      }
+      const trigger = triggerOf(c);
+      const sources = asked === undefined ? undefined : [...new Set(asked)];
+      if (sources?.length === 1) trigger.source = sources[0];
+      control.requestSync(trigger, sources);
+      log.info({ by: trigger.by, action, sources }, 'api action requested');
+      return c.json({ accepted: true, sources: sources ?? known }, 202);
+    });
+  }
   api.post('/stacks/:name/deploy', async (c) => {
     const name = knownStack(c);
     if (name === undefined) return unknownStack(c);

@@ -29,17 +29,31 @@ export interface SyncObservation {
   ok: boolean;
 }
 
+export interface SourceSyncObservation {
+  source: string;
+  ok: boolean;
+  /** When the sync ended (ms since the epoch). */
+  at: number;
+}
+
+/** The `source` label of a stack recorded before berth had several sources. */
+const LEGACY_SOURCE = 'default';
+
 /** berth's Prometheus metrics and the update functions the daemon calls. */
 export interface Metrics {
   /** berth's own registry, so tests and embedders never share series through the global one. */
   readonly registry: Registry;
   readonly contentType: string;
-  /** Ready, healthy and info series of one stack, from its record. */
+  /** Ready, healthy and info series of one stack (labelled with its source), from its record. */
   setStackStatus(record: StackRecord): void;
   /** Drops every per-stack gauge of a stack that left the repository. */
   removeStack(name: string): void;
   observeDeployment(observation: DeploymentObservation): void;
   observeSync(observation: SyncObservation): void;
+  /** One source's sync ended: its up gauge, last success time and failure count. */
+  observeSourceSync(observation: SourceSyncObservation): void;
+  /** The configured sources: their failure counters start at 0, others' series are dropped. */
+  setSources(names: readonly string[]): void;
   countWebhook(provider: WebhookProvider, result: WebhookResultLabel): void;
   /** The Prometheus text exposition of everything above. */
   render(): Promise<string>;
@@ -56,19 +70,19 @@ export function createMetrics(): Metrics {
   const ready = new Gauge({
     name: 'berth_stack_ready',
     help: '1 when the stack is Ready (converged on its desired version), 0 otherwise',
-    labelNames: ['stack'],
+    labelNames: ['stack', 'source'],
     registers,
   });
   const healthy = new Gauge({
     name: 'berth_stack_healthy',
     help: '1 when the stack is healthy, 0 when unhealthy or unknown',
-    labelNames: ['stack'],
+    labelNames: ['stack', 'source'],
     registers,
   });
   const info = new Gauge({
     name: 'berth_stack_info',
     help: 'Always 1; labels carry the running and the last good version of the stack',
-    labelNames: ['stack', 'running_version', 'good_version'],
+    labelNames: ['stack', 'source', 'running_version', 'good_version'],
     registers,
   });
   const deployDuration = new Histogram({
@@ -107,6 +121,24 @@ export function createMetrics(): Metrics {
     help: 'Source syncs that failed',
     registers,
   });
+  const sourceUp = new Gauge({
+    name: 'berth_source_up',
+    help: '1 when the last sync of the source succeeded, 0 when it failed',
+    labelNames: ['source'],
+    registers,
+  });
+  const sourceLastSync = new Gauge({
+    name: 'berth_source_last_sync_timestamp_seconds',
+    help: 'When the source last synced successfully (Unix time)',
+    labelNames: ['source'],
+    registers,
+  });
+  const sourceFailures = new Counter({
+    name: 'berth_source_sync_failures_total',
+    help: 'Syncs of the source that failed',
+    labelNames: ['source'],
+    registers,
+  });
   const webhooks = new Counter({
     name: 'berth_webhook_requests_total',
     help: 'Webhook requests by provider and how they were answered',
@@ -114,30 +146,63 @@ export function createMetrics(): Metrics {
     registers,
   });
 
-  // The info series' labels change with each version; the old series must go, not linger at 1.
-  const infoLabels = new Map<string, { running_version: string; good_version: string }>();
+  // The info series' labels change with each version (and the others' with the stack's
+  // source); the old series must go, not linger.
+  interface StackLabels {
+    stack: string;
+    source: string;
+    running_version: string;
+    good_version: string;
+  }
+  const stackLabels = new Map<string, StackLabels>();
+  const knownSources = new Set<string>();
 
   function setStackStatus(record: StackRecord): void {
     const stack = record.name;
-    const readyCondition = record.conditions.find((c) => c.type === 'Ready');
-    ready.set({ stack }, readyCondition?.status === 'True' ? 1 : 0);
-    healthy.set({ stack }, record.health === 'healthy' ? 1 : 0);
-    const labels = {
+    const labels: StackLabels = {
+      stack,
+      source: record.source ?? LEGACY_SOURCE,
       running_version: record.running?.version ?? '',
       good_version: record.good?.version ?? '',
     };
-    const previous = infoLabels.get(stack);
-    if (previous !== undefined) info.remove({ stack, ...previous });
-    info.set({ stack, ...labels }, 1);
-    infoLabels.set(stack, labels);
+    removeStack(stack);
+    const readyCondition = record.conditions.find((c) => c.type === 'Ready');
+    const pair = { stack, source: labels.source };
+    ready.set(pair, readyCondition?.status === 'True' ? 1 : 0);
+    healthy.set(pair, record.health === 'healthy' ? 1 : 0);
+    info.set(labels, 1);
+    stackLabels.set(stack, labels);
   }
 
   function removeStack(name: string): void {
-    ready.remove({ stack: name });
-    healthy.remove({ stack: name });
-    const previous = infoLabels.get(name);
-    if (previous !== undefined) info.remove({ stack: name, ...previous });
-    infoLabels.delete(name);
+    const previous = stackLabels.get(name);
+    if (previous === undefined) return;
+    ready.remove({ stack: name, source: previous.source });
+    healthy.remove({ stack: name, source: previous.source });
+    info.remove({ ...previous });
+    stackLabels.delete(name);
+  }
+
+  function observeSourceSync({ source, ok, at }: SourceSyncObservation): void {
+    knownSources.add(source);
+    sourceUp.set({ source }, ok ? 1 : 0);
+    if (ok) sourceLastSync.set({ source }, at / 1000);
+    else sourceFailures.inc({ source });
+  }
+
+  function setSources(names: readonly string[]): void {
+    const keep = new Set(names);
+    for (const source of knownSources) {
+      if (keep.has(source)) continue;
+      sourceUp.remove({ source });
+      sourceLastSync.remove({ source });
+      sourceFailures.remove({ source });
+      knownSources.delete(source);
+    }
+    for (const source of names) {
+      if (!knownSources.has(source)) sourceFailures.inc({ source }, 0);
+      knownSources.add(source);
+    }
   }
 
   function observeDeployment(observation: DeploymentObservation): void {
@@ -167,6 +232,8 @@ export function createMetrics(): Metrics {
     removeStack,
     observeDeployment,
     observeSync,
+    observeSourceSync,
+    setSources,
     countWebhook,
     render: () => registry.metrics(),
   };

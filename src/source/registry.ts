@@ -1,4 +1,5 @@
-import { gitSource } from './git/index.js';
+import path from 'node:path';
+import { gitSource, repoDir } from './git/index.js';
 import { localSource } from './local/index.js';
 import type { SourceContext, SourceKind, StackSource, TrackedRef } from './types.js';
 
@@ -54,10 +55,25 @@ export function createSource(settings: SourceSettings, context: SourceContext): 
   return kind.create(own, context);
 }
 
+/** The name of the legacy single `source:`, whose checkout stays where it always was. */
+export const DEFAULT_SOURCE = 'default';
+
+/**
+ * Where a source keeps what it fetches: dataDir/repo for the source named `default` (so a
+ * config moved from `source:` to `sources:` does not clone again), dataDir/repos/<name> else.
+ */
+export function checkoutDirOf(dataDir: string, name: string = DEFAULT_SOURCE): string {
+  return name === DEFAULT_SOURCE ? repoDir(dataDir) : path.join(dataDir, 'repos', name);
+}
+
 /** Where the stacks are read from without syncing. */
-export function sourceRootOf(settings: SourceSettings, dataDir: string): string {
+export function sourceRootOf(
+  settings: SourceSettings,
+  dataDir: string,
+  name: string = DEFAULT_SOURCE,
+): string {
   const { kind, own } = kindOf(settings);
-  return kind.root(own, dataDir);
+  return kind.root(own, checkoutDirOf(dataDir, name));
 }
 
 /** The ref pushes must name to start a sync; empty for a kind without pushes. */

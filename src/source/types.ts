@@ -48,8 +48,10 @@ export interface SourceConfigContext {
 
 /** What a kind's source is built with besides its settings. */
 export interface SourceContext {
-  /** berth's data dir: a kind keeps what it fetches there. */
+  /** berth's data dir. */
   dataDir: string;
+  /** The folder in the data dir a kind keeps what it fetches in (checkoutDirOf). */
+  checkoutDir: string;
   /** Globs of the stack folders below the source root (config `source.paths`). */
   paths: string[];
   logger: Logger;
@@ -90,7 +92,7 @@ export interface SourceKind<Kind extends string, Key extends string, Input, Sett
   normalize(value: Input, context: SourceConfigContext): Promise<Settings>;
   create(settings: Settings, context: SourceContext): StackSource;
   /** Where the stacks are read from, without syncing (what `berth validate` checks). */
-  root(settings: Settings, dataDir: string): string;
+  root(settings: Settings, checkoutDir: string): string;
   /** The ref a push must name to start a sync; a kind without pushes leaves it out. */
   tracked?(settings: Settings): TrackedRef;
   /** A folder whose changes start a sync (the daemon watches it). */

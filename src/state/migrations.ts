@@ -85,4 +85,6 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (stack, version)
   );
   `,
+  // Several sources: the one a stack comes from (NULL for stacks recorded before: `default`'s).
+  `ALTER TABLE stacks ADD COLUMN source TEXT;`,
 ];

@@ -56,6 +56,7 @@ interface StackRow {
   health: string | null;
   conditions: string;
   carried_versions: string;
+  source: string | null;
   updated_at: string;
   /** Joined from version_images. */
   running_images: string | null;
@@ -151,6 +152,7 @@ function toStack(row: StackRow): StackRecord {
     health: (row.health ?? undefined) as StackRecord['health'],
     conditions: JSON.parse(row.conditions) as Condition[],
     carriedVersions: carried(row.carried_versions),
+    source: row.source ?? undefined,
     updatedAt: row.updated_at,
   });
 }
@@ -316,17 +318,17 @@ export function openStateStore(dbPath: string, options: StateStoreOptions = {}):
     saveStack: db.prepare(`
       INSERT INTO stacks (name, state, suspended, running_version, running_commit, good_version,
         good_commit, last_applied_version, last_attempted_version, health, conditions,
-        carried_versions, updated_at)
+        carried_versions, source, updated_at)
       VALUES (@name, @state, @suspended, @running_version, @running_commit, @good_version,
         @good_commit, @last_applied_version, @last_attempted_version, @health, @conditions,
-        @carried_versions, @updated_at)
+        @carried_versions, @source, @updated_at)
       ON CONFLICT (name) DO UPDATE SET state = excluded.state, suspended = excluded.suspended,
         running_version = excluded.running_version, running_commit = excluded.running_commit,
         good_version = excluded.good_version, good_commit = excluded.good_commit,
         last_applied_version = excluded.last_applied_version,
         last_attempted_version = excluded.last_attempted_version, health = excluded.health,
         conditions = excluded.conditions, carried_versions = excluded.carried_versions,
-        updated_at = excluded.updated_at`),
+        source = excluded.source, updated_at = excluded.updated_at`),
     insertDeployment: db.prepare(`
       INSERT INTO deployments (stack, version, commit_sha, previous_version, method, state,
         trigger_name, started_at, finished_at, result, message)
@@ -443,6 +445,7 @@ export function openStateStore(dbPath: string, options: StateStoreOptions = {}):
       health: record.health ?? null,
       conditions: JSON.stringify(record.conditions),
       carried_versions: JSON.stringify(record.carriedVersions ?? []),
+      source: record.source ?? null,
       updated_at: record.updatedAt,
     });
   }

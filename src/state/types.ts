@@ -50,6 +50,11 @@ export interface StackRecord {
    * change: their version labels are not drift.
    */
   carriedVersions?: string[];
+  /**
+   * The source (a `sources:` name) the stack was last planned from; absent for a stack recorded
+   * before berth had several sources, which counts as `default`'s.
+   */
+  source?: string;
   updatedAt: string;
 }
 

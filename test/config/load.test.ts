@@ -13,24 +13,27 @@ describe('loadConfig from a file', () => {
   it('fills every default', async () => {
     const file = write('conf/berth.yaml', GIT);
     const config = await loadConfig({ file, env: {} });
+    const source = {
+      kind: 'git',
+      git: { url: 'https://git.example.org/ops/stacks.git', branch: 'main', depth: 1 },
+      paths: ['*'],
+    };
+    const defaults = {
+      deploy: true,
+      method: 'simple',
+      healthTimeoutMs: 120_000,
+      stabilityMs: 10_000,
+      markBad: true,
+      redeployGood: true,
+      hooks: { timeoutMs: 300_000 },
+      updates: { images: false },
+    };
     expect(config).toEqual({
       file,
-      source: {
-        kind: 'git',
-        git: { url: 'https://git.example.org/ops/stacks.git', branch: 'main', depth: 1 },
-        paths: ['*'],
-      },
+      sources: [{ name: 'default', source, defaults }],
+      source,
       dataDir: path.join(cfg.path, 'conf', 'data'),
-      defaults: {
-        deploy: true,
-        method: 'simple',
-        healthTimeoutMs: 120_000,
-        stabilityMs: 10_000,
-        markBad: true,
-        redeployGood: true,
-        hooks: { timeoutMs: 300_000 },
-        updates: { images: false },
-      },
+      defaults,
       prune: false,
       log: { level: 'info' },
       hooks: { env: [] },

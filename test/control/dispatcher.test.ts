@@ -31,6 +31,8 @@ function applyWork(version: string): StackWork {
     entry,
     pass: {
       revision: { commit: 'c', ref: 'main', dir: '/x' },
+      sources: [{ name: 'default', revision: { commit: 'c', ref: 'main', dir: '/x' } }],
+      owners: new Map([['web', ['default']]]),
       discovery: { stacks: [], broken: [] },
     },
   };

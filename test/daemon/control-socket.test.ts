@@ -34,6 +34,15 @@ function fakeOperations(): Operations & { calls: { op: string; args: unknown[] }
         sourceError: new BerthError('FetchFailed', 'git fetch failed: timeout', {
           place: { field: 'source.git.url' },
         }),
+        sources: [
+          {
+            name: 'default',
+            revision: { commit: 'c1', ref: 'main', dir: '/repo' },
+            error: new BerthError('FetchFailed', 'git fetch failed: timeout', {
+              place: { field: 'source.git.url' },
+            }),
+          },
+        ],
         plan: [{ subject: 'web', action: 'recreate', reason: 'version changed' }],
         stacks: [
           {

@@ -272,7 +272,7 @@ describe('berth daemon (real CLI process, git, Docker)', { timeout: 420_000 }, (
 
     // /metrics shows the gauges.
     const metrics = await (await fetch(`http://127.0.0.1:${newPort}/metrics`)).text();
-    expect(metrics).toContain(`berth_stack_ready{stack="${stack}"}`);
+    expect(metrics).toContain(`berth_stack_ready{stack="${stack}",source="default"}`);
     expect(metrics).toContain(`berth_deployments_total{stack="${stack}",result="succeeded"}`);
     expect(metrics).toMatch(
       /berth_webhook_requests_total\{provider="generic",result="accepted"\} 30/,

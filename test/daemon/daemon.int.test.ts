@@ -6,6 +6,7 @@ import { createDaemon, type Daemon } from '../../src/daemon/daemon.js';
 import { openStateStore } from '../../src/state/store.js';
 import type { DeploymentRecord } from '../../src/state/types.js';
 import { DEFAULTS, Harness, composeFile } from '../helpers/harness.js';
+import { oneSource } from '../helpers/sources.js';
 
 const YEARLY = '0 0 1 1 *';
 
@@ -25,16 +26,20 @@ describe('createDaemon in-process (real git and Docker)', { timeout: 300_000 }, 
   });
 
   function config(): BerthConfig {
+    // Not marked bad: only the daemon's own bookkeeping keeps it from retrying in a loop.
+    // A generous health timeout: the suite shares two cores; unhealthy versions fail at once.
+    const defaults = { ...DEFAULTS, markBad: false, healthTimeoutMs: 30_000 };
     return {
-      source: {
-        kind: 'git',
-        git: { url: `file://${harness.remote}`, branch: 'main', depth: 1 },
-        paths: ['stacks/*'],
-      },
+      ...oneSource(
+        {
+          kind: 'git',
+          git: { url: `file://${harness.remote}`, branch: 'main', depth: 1 },
+          paths: ['stacks/*'],
+        },
+        defaults,
+      ),
       dataDir: harness.dataDir,
-      // Not marked bad: only the daemon's own bookkeeping keeps it from retrying in a loop.
-      // A generous health timeout: the suite shares two cores; unhealthy versions fail at once.
-      defaults: { ...DEFAULTS, markBad: false, healthTimeoutMs: 30_000 },
+      defaults,
       prune: false,
       log: { level: 'silent' },
       schedule: YEARLY,

@@ -15,6 +15,7 @@ import { lockDataDir, type DataDirLock } from '../../src/state/lock.js';
 import type { StackFolders, StateStore } from '../../src/state/types.js';
 import { healthcheckYaml } from './compose.js';
 import { FIXTURE_IMAGE, removeProject, testDocker, uniqueName } from './docker.js';
+import { oneSource } from './sources.js';
 
 export const DEFAULTS: SettingsDefaults = {
   deploy: true,
@@ -189,18 +190,22 @@ export class Harness {
 
   /** The config berth runs with here: the harness's remote, stacks/*, the test defaults. */
   config(options: OpenOptions = {}): BerthConfig {
+    const defaults = { ...DEFAULTS, ...options.defaults };
     return {
-      source: {
-        kind: 'git',
-        git: {
-          url: `file://${this.remote}`,
-          ...(options.tag === undefined ? { branch: 'main' } : { tag: options.tag }),
-          depth: 1,
+      ...oneSource(
+        {
+          kind: 'git',
+          git: {
+            url: `file://${this.remote}`,
+            ...(options.tag === undefined ? { branch: 'main' } : { tag: options.tag }),
+            depth: 1,
+          },
+          paths: ['stacks/*'],
         },
-        paths: ['stacks/*'],
-      },
+        defaults,
+      ),
       dataDir: this.dataDir,
-      defaults: { ...DEFAULTS, ...options.defaults },
+      defaults,
       prune: options.prune ?? false,
       log: { level: 'silent' },
       concurrency: options.concurrency ?? 2,

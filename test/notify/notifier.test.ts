@@ -236,6 +236,66 @@ describe('dedupe', () => {
   });
 });
 
+describe('source events', () => {
+  it('names the source in the title and the JSON, without the credentials of a URL', async () => {
+    const { notifier: n } = notifier(
+      targets([
+        { type: 'webhook', url: `${base}/hook` },
+        { type: 'slack', url: `${base}/slack/T0/B0/X` },
+      ]),
+    );
+    await n.notify({
+      event: 'source-failed',
+      source: 'apps',
+      message:
+        "git fetch failed: unable to access 'https://x-access-token:ghp_s3cr3t@github.com/acme/apps.git/'",
+    });
+    expect(received).toHaveLength(2);
+    for (const r of received) expect(r.body).not.toContain('ghp_s3cr3t');
+    const hook = received.find((r) => r.path === '/hook')!;
+    expect(JSON.parse(hook.body)).toMatchObject({
+      source: 'berth',
+      event: 'source-failed',
+      severity: 'error',
+      sourceName: 'apps',
+      title: 'source apps: sync failed',
+      message: "git fetch failed: unable to access 'https://github.com/acme/apps.git/'",
+    });
+    const slack = received.find((r) => r.path.startsWith('/slack'))!;
+    expect(JSON.parse(slack.body)).toEqual({
+      text: "*source apps: sync failed*\ngit fetch failed: unable to access 'https://github.com/acme/apps.git/'",
+    });
+  });
+
+  it('says which source a stack comes from', async () => {
+    const { notifier: n } = notifier(targets([{ type: 'slack', url: `${base}/slack` }]));
+    await n.notify({ ...failed, source: 'apps' });
+    expect((JSON.parse(received[0]!.body) as { text: string }).text).toContain('\nsource apps');
+  });
+
+  it('dedupes a repeated source failure per source, until that source recovers', async () => {
+    const { notifier: n } = notifier(targets([{ type: 'webhook', url: `${base}/hook` }]));
+    const fail = (source: string) =>
+      n.notify({ event: 'source-failed', source, message: 'host unreachable' });
+    await fail('apps');
+    await fail('apps');
+    await fail('infra');
+    await n.notify({ event: 'source-recovered', source: 'apps', message: 'synced again' });
+    await fail('apps');
+    await fail('infra');
+    const sent = received.map((r) => {
+      const body = JSON.parse(r.body) as { event: string; sourceName: string };
+      return `${body.event} ${body.sourceName}`;
+    });
+    expect(sent).toEqual([
+      'source-failed apps',
+      'source-failed infra',
+      'source-recovered apps',
+      'source-failed apps',
+    ]);
+  });
+});
+
 describe('failures', () => {
   it('logs a rejected or unreachable or slow target, never throws, and still serves the others', async () => {
     const closed = createServer();

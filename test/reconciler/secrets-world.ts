@@ -35,11 +35,10 @@ export async function diffOf(h: Harness, keyFiles: string[], stack: string): Pro
   const config = configWithKeys(h, keyFiles);
   const [diff] = await diffStacks(
     {
-      source: h.app.source,
+      sources: h.app.sources,
       engine: h.app.engine,
       store: h.app.store,
       folders: h.app.folders,
-      settings: { paths: config.source.paths, defaults: config.defaults },
       loadStack: stackLoaderFor(config),
     },
     [stack],
@@ -93,7 +92,7 @@ const API_TOKEN = 'api-token-for-the-secrets-test';
 export async function apiAnswers(h: Harness, stacks: string[], logger: Logger): Promise<string> {
   if (h.app === undefined) throw new Error('berth is not open');
   const api = createServerApp({
-    control: h.app.control,
+    control: { ...h.app.control, sources: () => [] },
     metrics: createMetrics(),
     logger,
     config: { listen: '127.0.0.1:0', tokens: [{ name: 't', token: API_TOKEN }], webhooks: {} },

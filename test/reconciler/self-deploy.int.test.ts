@@ -42,7 +42,7 @@ function depsInContainer(h: Harness, probe: SelfProbe, adopts = false): Reconcil
   const app = h.app!;
   const config = app.config;
   return {
-    source: app.source,
+    sources: app.sources,
     engine: createDockerEngine({ logger: silentLogger(), dataDir: h.dataDir, selfProbe: probe }),
     store: app.store,
     folders: app.folders,
@@ -53,7 +53,7 @@ function depsInContainer(h: Harness, probe: SelfProbe, adopts = false): Reconcil
     loadStack: stackLoaderFor(config),
     policy: resolvePolicy(config.policy, config.dataDir),
     adopts: () => adopts,
-    settings: { paths: config.source.paths, defaults: config.defaults, prune: false },
+    settings: { prune: false },
   };
 }
 

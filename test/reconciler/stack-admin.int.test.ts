@@ -10,6 +10,7 @@ import { diffStacks } from '../../src/reconciler/diff.js';
 import { createGitSource } from '../../src/source/git/git-source.js';
 import { testDocker } from '../helpers/docker.js';
 import { DEFAULTS, Harness, composeFile } from '../helpers/harness.js';
+import { namedSource } from '../helpers/sources.js';
 import { createStackLoader } from '../../src/stack/project.js';
 
 /** Kills a container and waits until Docker's listing says so (it can lag behind the kill). */
@@ -100,12 +101,12 @@ describe('stack admin: engine.plan, diff, suspend and resume (real Docker, real 
 
   it('diff: in sync, then drifted containers, then a new version in the checkout', async () => {
     const { harness, stack } = await deployed();
+    const checkout = source(harness);
     const deps = {
-      source: source(harness),
+      sources: [namedSource(checkout, ['stacks/*'], DEFAULTS)],
       engine: harness.engine,
       store: harness.store,
       folders: harness.folders,
-      settings: { paths: ['stacks/*'], defaults: DEFAULTS },
       loadStack: createStackLoader({ env: process.env }),
     };
     const [inSync] = await diffStacks(deps, [stack]);
@@ -123,7 +124,7 @@ describe('stack admin: engine.plan, diff, suspend and resume (real Docker, real 
 
     await harness.writeStack(stack, composeFile({ web: { marker: 'v2' }, worker: {} }));
     harness.commit('v2');
-    await deps.source.sync();
+    await checkout.sync();
     const all = await diffStacks(deps);
     const changed = all.find((d) => d.stack === stack)!;
     expect(changed.desiredVersion).not.toBe(changed.running?.version);

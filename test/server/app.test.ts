@@ -147,11 +147,17 @@ describe.each(CASES)('POST /webhooks/$provider', (c) => {
     const body = c.push('refs/heads/main');
     const res = await post(app, path, body, c.headers(body, 'valid', c.pushEvent));
     expect(res.status).toBe(202);
-    expect(await res.json()).toEqual({ accepted: true });
+    expect(await res.json()).toEqual({ accepted: true, sources: ['default'] });
     expect(control.calls).toEqual([
       {
         method: 'requestSync',
-        trigger: { by: `webhook:${c.provider}`, ref: 'refs/heads/main', commit: COMMIT },
+        trigger: {
+          by: `webhook:${c.provider}`,
+          ref: 'refs/heads/main',
+          commit: COMMIT,
+          source: 'default',
+        },
+        sources: ['default'],
       },
     ]);
     expect(await metrics.render()).toContain(
@@ -297,7 +303,13 @@ describe('webhook specifics', () => {
       'x-berth-signature': `sha256=${hmac(SECRETS.generic, '')}`,
     });
     expect(res.status).toBe(202);
-    expect(control.calls).toEqual([{ method: 'requestSync', trigger: { by: 'webhook:generic' } }]);
+    expect(control.calls).toEqual([
+      {
+        method: 'requestSync',
+        trigger: { by: 'webhook:generic', source: 'default' },
+        sources: ['default'],
+      },
+    ]);
   });
 
   it('accepts an upper-case hex signature and rejects a truncated one', async () => {
@@ -643,6 +655,7 @@ describe('plain routes', () => {
     metrics.setStackStatus(control.getStack('web')!);
     metrics.observeDeployment({ stack: 'web', result: 'succeeded', durationMs: 1500 });
     metrics.observeSync({ durationMs: 200, ok: false });
+    metrics.observeSourceSync({ source: 'default', ok: true, at: 1_700_000_000_000 });
     const res = await app.request('/metrics');
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toContain('text/plain');
@@ -657,11 +670,14 @@ describe('plain routes', () => {
       'berth_deployment_failures_total',
       'berth_sync_duration_seconds',
       'berth_sync_errors_total',
+      'berth_source_up',
+      'berth_source_last_sync_timestamp_seconds',
+      'berth_source_sync_failures_total',
       'berth_webhook_requests_total',
     ]) {
       expect(text).toContain(`# TYPE ${name} `);
     }
-    expect(text).toContain('berth_stack_ready{stack="web"} 1');
+    expect(text).toContain('berth_stack_ready{stack="web",source="default"} 1');
   });
 
   it('answers unknown routes with a JSON 404', async () => {

@@ -1,6 +1,6 @@
 import { BerthError } from '../../src/errors.js';
 import type { StackOutcome } from '../../src/reconciler/types.js';
-import type { ServerControl, TrackedRef, Trigger } from '../../src/server/control.js';
+import type { ServerControl, SourceView, TrackedRef, Trigger } from '../../src/server/control.js';
 import type { DeploymentRecord, HealthRecord, StackRecord } from '../../src/state/types.js';
 
 export interface ControlCall {
@@ -9,6 +9,8 @@ export interface ControlCall {
   trigger?: Trigger;
   to?: string;
   limit?: number;
+  /** requestSync: the sources asked for (undefined: all). */
+  sources?: readonly string[];
 }
 
 /** An in-memory ServerControl that records what the app asked for. */
@@ -16,6 +18,8 @@ export interface FakeControl extends ServerControl {
   calls: ControlCall[];
   stacks: Map<string, StackRecord>;
   tracked: TrackedRef;
+  /** What `sources()` answers; by default one `default` source following `tracked`. */
+  sourceList?: SourceView[];
   /** When set, deploy throws it. */
   deployError?: Error;
   /** When set, rollback throws it. */
@@ -81,8 +85,12 @@ export function createFakeControl(tracked: TrackedRef = { branch: 'main' }): Fak
     calls,
     stacks,
     tracked,
-    requestSync(trigger) {
-      calls.push({ method: 'requestSync', trigger });
+    requestSync(trigger, sources) {
+      calls.push({
+        method: 'requestSync',
+        trigger,
+        ...(sources === undefined ? {} : { sources }),
+      });
     },
     listStacks: () => [...stacks.values()],
     getStack: (name) => stacks.get(name),
@@ -131,7 +139,17 @@ export function createFakeControl(tracked: TrackedRef = { branch: 'main' }): Fak
         at: record.updatedAt,
       });
     },
-    trackedRef: () => control.tracked,
+    sources: () =>
+      control.sourceList ?? [
+        {
+          name: 'default',
+          kind: 'git',
+          url: 'https://git.example.com/acme/stacks.git',
+          schedule: '*/5 * * * *',
+          tracked: control.tracked,
+          stacks: stacks.size,
+        },
+      ],
   };
   return control;
 }

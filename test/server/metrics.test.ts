@@ -27,14 +27,16 @@ describe('createMetrics', () => {
       }),
     );
     let text = await m.render();
-    expect(text).toContain('berth_stack_ready{stack="web"} 1');
-    expect(text).toContain('berth_stack_healthy{stack="web"} 1');
-    expect(text).toContain('berth_stack_ready{stack="db"} 0');
-    expect(text).toContain('berth_stack_healthy{stack="db"} 0');
+    expect(text).toContain('berth_stack_ready{stack="web",source="default"} 1');
+    expect(text).toContain('berth_stack_healthy{stack="web",source="default"} 1');
+    expect(text).toContain('berth_stack_ready{stack="db",source="default"} 0');
+    expect(text).toContain('berth_stack_healthy{stack="db",source="default"} 0');
     expect(text).toContain(
-      'berth_stack_info{stack="web",running_version="v-run-1",good_version="v-good-1"} 1',
+      'berth_stack_info{stack="web",source="default",running_version="v-run-1",good_version="v-good-1"} 1',
     );
-    expect(text).toContain('berth_stack_info{stack="db",running_version="r1",good_version=""} 1');
+    expect(text).toContain(
+      'berth_stack_info{stack="db",source="default",running_version="r1",good_version=""} 1',
+    );
 
     m.setStackStatus(
       stackRecord('web', { running: { version: 'v-run-2', commit: 'c2' }, health: 'unhealthy' }),
@@ -42,14 +44,47 @@ describe('createMetrics', () => {
     text = await m.render();
     expect(text).not.toContain('running_version="v-run-1"');
     expect(text).toContain(
-      'berth_stack_info{stack="web",running_version="v-run-2",good_version="v-good-1"} 1',
+      'berth_stack_info{stack="web",source="default",running_version="v-run-2",good_version="v-good-1"} 1',
     );
-    expect(text).toContain('berth_stack_healthy{stack="web"} 0');
+    expect(text).toContain('berth_stack_healthy{stack="web",source="default"} 0');
 
     m.removeStack('web');
     text = await m.render();
     expect(text).not.toContain('stack="web"');
     expect(text).toContain('stack="db"');
+  });
+
+  it('labels a stack’s series with its source, and moves them when the source changes', async () => {
+    const m = createMetrics();
+    m.setStackStatus(stackRecord('web', { source: 'apps' }));
+    let text = await m.render();
+    expect(text).toContain('berth_stack_ready{stack="web",source="apps"} 1');
+    expect(text).toContain(
+      'berth_stack_info{stack="web",source="apps",running_version="v-run-1",good_version="v-good-1"} 1',
+    );
+    m.setStackStatus(stackRecord('web', { source: 'infra' }));
+    text = await m.render();
+    expect(text).not.toContain('source="apps"');
+    expect(text).toContain('berth_stack_healthy{stack="web",source="infra"} 1');
+    m.removeStack('web');
+    expect(await m.render()).not.toContain('stack="web"');
+  });
+
+  it('keeps series of configured sources only', async () => {
+    const m = createMetrics();
+    m.setSources(['apps', 'infra']);
+    m.observeSourceSync({ source: 'apps', ok: true, at: 1_700_000_000_500 });
+    m.observeSourceSync({ source: 'infra', ok: false, at: 1_700_000_000_000 });
+    let text = await m.render();
+    expect(text).toContain('berth_source_up{source="apps"} 1');
+    expect(text).toContain('berth_source_last_sync_timestamp_seconds{source="apps"} 1700000000.5');
+    expect(text).toContain('berth_source_up{source="infra"} 0');
+    expect(text).toContain('berth_source_sync_failures_total{source="infra"} 1');
+    expect(text).not.toContain('berth_source_last_sync_timestamp_seconds{source="infra"}');
+    m.setSources(['apps']);
+    text = await m.render();
+    expect(text).not.toContain('source="infra"');
+    expect(text).toContain('berth_source_up{source="apps"} 1');
   });
 
   it('counts deployments, failures and rollbacks and observes durations', async () => {

@@ -10,7 +10,7 @@ import type { BrokenStack, DiscoveredStack } from '../../stack/types.js';
 import type { CliContext } from '../context.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { formatError } from '../format.js';
-import { resolveTarget, stacksOfTarget, type Target } from './validate.js';
+import { resolveTargets, stacksOfTargets, type Target } from './validate.js';
 
 export type ConfigFormat = 'yaml' | 'json';
 
@@ -31,16 +31,17 @@ export async function configCommand(
   name: string | undefined,
   format: ConfigFormat,
 ): Promise<ExitCode> {
-  const target = await resolveTarget(ctx, undefined);
-  const all = await stacksOfTarget(target, name);
+  const targets = await resolveTargets(ctx, undefined);
+  const all = await stacksOfTargets(targets, name);
   if (all.length === 0) {
-    ctx.out.note(`no stacks found in ${target.root} (paths ${target.paths.join(', ')})`);
+    const where = targets.map((t) => `${t.root} (paths ${t.paths.join(', ')})`).join(', ');
+    ctx.out.note(`no stacks found in ${where}`);
     return EXIT.failed;
   }
 
   const documents: [string, Document][] = [];
   let failed = false;
-  for (const stack of all) {
+  for (const { target, stack } of all) {
     ctx.out.progress(`loading ${stack.name}…`);
     const doc = await stackDocument(ctx, target, stack);
     if (doc === undefined) failed = true;

@@ -11,12 +11,11 @@ export async function diffCommand(ctx: CliContext, stack: string | undefined): P
   const app = await ctx.openReader();
   const diffs = await diffStacks(
     {
-      source: app.source,
+      sources: app.sources,
       engine: app.engine,
       store: app.store,
       folders: app.folders,
       loadStack: app.loadStack,
-      settings: { paths: app.config.source.paths, defaults: app.config.defaults },
     },
     stack === undefined ? undefined : [stack],
   );

@@ -1,3 +1,4 @@
+import { DEFAULT_SOURCE } from '../../source/index.js';
 import type { DeploymentRecord, JournalEntry } from '../../state/types.js';
 import type { CliContext } from '../context.js';
 import { EXIT, UsageError, type ExitCode } from '../exit-codes.js';
@@ -36,8 +37,12 @@ export async function historyCommand(
   const health = app.store.healthHistory(stack, limit);
   const bad = app.store.listBad(stack);
 
-  ctx.out.result({ stack, deployments, health, badVersions: bad }, () => {
-    const parts: string[] = [`deployments of ${stack}`];
+  // A stack recorded before there were several sources came from the single `source:`.
+  const source = record === undefined ? undefined : (record.source ?? DEFAULT_SOURCE);
+  const view = { stack, ...(source === undefined ? {} : { source }) };
+  ctx.out.result({ ...view, deployments, health, badVersions: bad }, () => {
+    const from = source === undefined || source === DEFAULT_SOURCE ? '' : ` (source ${source})`;
+    const parts: string[] = [`deployments of ${stack}${from}`];
     if (deployments.length === 0) parts.push('  none');
     else if (options.verbose === true) parts.push(...deployments.map(formatVerbose));
     else {

@@ -1,5 +1,6 @@
 import { passToJson } from '../../control/protocol.js';
-import type { PassResult, StackOutcome } from '../../reconciler/types.js';
+import type { PassResult, SourceResult, StackOutcome } from '../../reconciler/types.js';
+import { DEFAULT_SOURCE } from '../../source/index.js';
 import type { CliContext } from '../context.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { formatError, formatTable, shortHash } from '../format.js';
@@ -8,7 +9,20 @@ import { withWriter } from '../writer.js';
 export interface ReconcileCommandOptions {
   dryRun?: boolean;
   stack?: string[];
+  /** `--source NAME`, repeatable or comma-separated: sync and plan only these sources. */
+  source?: string[];
   waitMs?: number;
+}
+
+/** `--source a,b --source c` → [a, b, c]; undefined when none is given. */
+export function sourceNames(given: readonly string[] | undefined): string[] | undefined {
+  const names = (given ?? []).flatMap((value) =>
+    value
+      .split(',')
+      .map((name) => name.trim())
+      .filter((name) => name !== ''),
+  );
+  return names.length === 0 ? undefined : [...new Set(names)];
 }
 
 /**
@@ -22,12 +36,14 @@ export async function reconcileCommand(
   const dryRun = options.dryRun === true;
   const stacks =
     options.stack !== undefined && options.stack.length > 0 ? options.stack : undefined;
-  ctx.out.progress('syncing source…');
+  const sources = sourceNames(options.source);
+  ctx.out.progress(sources === undefined ? 'syncing source…' : `syncing ${sources.join(', ')}…`);
   const command = `reconcile ${dryRun ? '--dry-run' : '--once'}`;
   const result = await withWriter(ctx, command, options.waitMs, (w) =>
     w.ops.reconcile({
       dryRun,
       ...(stacks === undefined ? {} : { stacks }),
+      ...(sources === undefined ? {} : { sources }),
       trigger: ctx.trigger(),
       onProgress: (event) => ctx.out.progress(progressLine(event)),
     }),
@@ -47,16 +63,37 @@ function progressLine(event: { stack?: string; step: string; detail?: string }):
   return `${who}${event.step}${detail}…`;
 }
 
+/** One line per source synced: its commit, or why it could not be synced. */
 function revisionLine(result: PassResult): string[] {
+  // A daemon older than several sources answers with the one revision only.
+  const sources: SourceResult[] =
+    result.sources.length > 0
+      ? result.sources
+      : [
+          {
+            name: '',
+            ...(result.revision === undefined ? {} : { revision: result.revision }),
+            ...(result.sourceError === undefined ? {} : { error: result.sourceError }),
+          },
+        ];
+  // One source named `default` (the single `source:`) reads as it always did.
+  const named = sources.length > 1 || sources.some((s) => s.name !== DEFAULT_SOURCE);
+  return sources.flatMap((source) => sourceLines(source, named));
+}
+
+function sourceLines(source: SourceResult, named: boolean): string[] {
+  const label = named ? `source ${source.name}` : 'source';
   const lines: string[] = [];
-  if (result.revision !== undefined) {
-    const { ref, commit, dir } = result.revision;
-    lines.push(`source ${ref} @ ${shortHash(commit, 7) ?? '-'} (${dir})`);
+  if (source.revision !== undefined) {
+    const { ref, commit, dir } = source.revision;
+    lines.push(`${label}${named ? ':' : ''} ${ref} @ ${shortHash(commit, 7) ?? '-'} (${dir})`);
   }
-  if (result.sourceError !== undefined) {
-    lines.push(
-      `warning: source unavailable, using the last fetched revision\n${formatError(result.sourceError)}`,
-    );
+  if (source.error !== undefined) {
+    const kept =
+      source.revision === undefined
+        ? 'no fetched revision, its stacks are left as they are'
+        : 'using the last fetched revision';
+    lines.push(`warning: ${label} unavailable, ${kept}\n${formatError(source.error)}`);
   }
   return lines;
 }

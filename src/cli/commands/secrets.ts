@@ -10,7 +10,7 @@ import {
   inspectEncryptedFiles,
   type EncryptedFileReport,
 } from './encrypted-report.js';
-import { resolveTarget, stacksOfTarget, type Target } from './validate.js';
+import { resolveTargets, stacksOfTargets, type Target } from './validate.js';
 
 interface StackSecrets {
   stack: string;
@@ -31,16 +31,16 @@ interface Looked {
  * when every file opens and every stack loads, 1 otherwise.
  */
 export async function secretsCommand(ctx: CliContext, name: string | undefined): Promise<ExitCode> {
-  const target = await resolveTarget(ctx, undefined);
-  const all = await stacksOfTarget(target, name);
+  const targets = await resolveTargets(ctx, undefined);
+  const all = await stacksOfTargets(targets, name);
   const looked: Looked[] = [];
-  for (const stack of all) {
+  for (const { target, stack } of all) {
     ctx.out.progress(`looking at ${stack.name}…`);
     looked.push(await lookAt(target, stack));
   }
   const stacks = looked.map((l) => l.entry);
   const ok = stacks.every((s) => s.error === undefined && s.files.every((f) => f.opens));
-  ctx.out.result({ ok, root: target.root, stacks }, () => formatSecrets(name, looked));
+  ctx.out.result({ ok, root: targets[0]!.root, stacks }, () => formatSecrets(name, looked));
   return ok ? EXIT.ok : EXIT.failed;
 }
 

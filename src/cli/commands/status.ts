@@ -1,5 +1,6 @@
 import type { ObservedProject } from '../../engine/types.js';
 import { describeError } from '../../errors.js';
+import { DEFAULT_SOURCE } from '../../source/index.js';
 import type { DeploymentRecord, StackRecord } from '../../state/types.js';
 import type { CliContext } from '../context.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
@@ -7,6 +8,8 @@ import { formatTable, formatVersionRef, relativeTime, type Cell } from '../forma
 
 export interface StackStatus {
   stack: string;
+  /** The source the stack comes from (`default` for the single `source:`). */
+  source: string;
   state: StackRecord['state'];
   suspended: boolean;
   running?: StackRecord['running'];
@@ -45,6 +48,7 @@ export async function statusCommand(ctx: CliContext): Promise<ExitCode> {
       project === undefined ? [] : Object.values(project.services).flatMap((s) => s.containers);
     return {
       stack: record.name,
+      source: record.source ?? DEFAULT_SOURCE,
       state: record.state,
       suspended: record.suspended,
       running: record.running,
@@ -74,8 +78,10 @@ export async function statusCommand(ctx: CliContext): Promise<ExitCode> {
     };
   });
 
+  // One source named `default` (the single `source:`): the table stays as it was.
+  const bySource = app.config.sources.length > 1 || rows.some((r) => r.source !== DEFAULT_SOURCE);
   ctx.out.result({ stacks: rows, docker: dockerProblem === undefined ? 'ok' : dockerProblem }, () =>
-    formatStatus(rows, dockerProblem),
+    formatStatus(rows, dockerProblem, bySource),
   );
   const bad = rows.some((r) => r.state === 'BROKEN' || r.health === 'unhealthy');
   return bad ? EXIT.failed : EXIT.ok;
@@ -105,25 +111,22 @@ function shortDigest(digest: string): string {
   return colon === -1 ? digest.slice(0, 12) : digest.slice(0, colon + 13);
 }
 
-function formatStatus(rows: StackStatus[], dockerProblem: string | undefined): string {
+function formatStatus(
+  rows: StackStatus[],
+  dockerProblem: string | undefined,
+  bySource: boolean,
+): string {
   if (rows.length === 0) return 'no stacks deployed yet: run berth reconcile --once';
   const now = Date.now();
+  // The source goes right after the stack's name.
+  const withSource = <T>(cells: T[], value: T): T[] =>
+    bySource ? [...cells.slice(0, 1), value, ...cells.slice(1)] : cells;
   const table = formatTable(
-    ['STACK', 'STATE', 'RUNNING', 'GOOD', 'HEALTH', 'CONTAINERS', 'BAD', 'LAST DEPLOYMENT'],
-    rows.map((r) => [
-      r.stack,
-      r.suspended ? `${r.state} (suspended)` : r.state,
-      formatVersionRef(r.running),
-      formatVersionRef(r.good),
-      r.health,
-      r.containers === undefined ? undefined : `${r.containers.running}/${r.containers.total}`,
-      r.badVersions === 0 ? undefined : r.badVersions,
-      r.lastDeployment === undefined
-        ? undefined
-        : `${r.lastDeployment.result ?? r.lastDeployment.state.toLowerCase()} ${
-            relativeTime(r.lastDeployment.finishedAt ?? r.lastDeployment.startedAt, now) ?? ''
-          }`.trim(),
-    ]),
+    withSource(
+      ['STACK', 'STATE', 'RUNNING', 'GOOD', 'HEALTH', 'CONTAINERS', 'BAD', 'LAST DEPLOYMENT'],
+      'SOURCE',
+    ),
+    rows.map((r) => withSource(statusCells(r, now), r.source)),
   );
   const images = formatImages(
     'images of the running versions',
@@ -135,4 +138,22 @@ function formatStatus(rows: StackStatus[], dockerProblem: string | undefined): s
       ? []
       : [`warning: docker not reachable (${dockerProblem}); containers not shown`];
   return [table, ...images, ...warning].join('\n');
+}
+
+function statusCells(r: StackStatus, now: number): Cell[] {
+  const last = r.lastDeployment;
+  return [
+    r.stack,
+    r.suspended ? `${r.state} (suspended)` : r.state,
+    formatVersionRef(r.running),
+    formatVersionRef(r.good),
+    r.health,
+    r.containers === undefined ? undefined : `${r.containers.running}/${r.containers.total}`,
+    r.badVersions === 0 ? undefined : r.badVersions,
+    last === undefined
+      ? undefined
+      : `${last.result ?? last.state.toLowerCase()} ${
+          relativeTime(last.finishedAt ?? last.startedAt, now) ?? ''
+        }`.trim(),
+  ];
 }

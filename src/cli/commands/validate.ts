@@ -5,6 +5,8 @@ import { withoutBerthSecrets } from '../../config/interpolation-env.js';
 import { DefaultsConfig } from '../../config/schema.js';
 import { BerthError, StackError } from '../../errors.js';
 import { sourceRoot, stackLoaderFor } from '../../main.js';
+import { withPrefix } from '../../reconciler/discovery.js';
+import { DEFAULT_SOURCE } from '../../source/registry.js';
 import { assertPolicy, resolvePolicy, type Policy } from '../../policy/index.js';
 import { createDecryptor, type Decryptor } from '../../secrets/index.js';
 import type { StackLoader } from '../../stack/project.js';
@@ -12,6 +14,7 @@ import type {
   BrokenStack,
   DeployMethod,
   DiscoveredStack,
+  Discovery,
   SettingsDefaults,
 } from '../../stack/types.js';
 import { discoverStacks } from '../../stack/discover.js';
@@ -55,7 +58,45 @@ export interface StackValidation {
  */
 export async function validateCommand(ctx: CliContext, dir: string | undefined): Promise<ExitCode> {
   // The config first: when it is wrong, that is the finding (exit 2), whatever the stacks say.
-  const target = await resolveTarget(ctx, dir);
+  const targets = await resolveTargets(ctx, dir);
+  if (targets.length === 1) return validateOne(ctx, targets[0]!, dir);
+  // Several sources: each checked as one would be; a checkout not made yet is only noted.
+  const checked: { target: Target; results: StackValidation[]; failures: Failure[] }[] = [];
+  for (const target of targets) {
+    const info = await stat(target.root).catch(() => undefined);
+    if (info?.isDirectory() === true) checked.push({ target, ...(await validateIn(ctx, target)) });
+    else checked.push({ target, results: [], failures: [] });
+  }
+  const results = checked.flatMap((c) => c.results);
+  const ok = results.length > 0 && results.every((r) => r.valid);
+  const sources = checked.map(({ target, results: stacks }) => ({
+    name: target.source,
+    root: target.root,
+    paths: target.paths,
+    stacks,
+  }));
+  ctx.out.result({ ok, config: targets[0]!.config, sources, stacks: results }, () =>
+    [
+      configLine(targets[0]!.config),
+      ...checked.map(({ target, results: r, failures }) =>
+        [
+          `source ${target.source}:`,
+          r.length === 0 && failures.length === 0
+            ? `  stacks not checked: no checkout at ${target.root} yet`
+            : formatValidation(target.root, target.paths, r, failures),
+        ].join('\n'),
+      ),
+    ].join('\n'),
+  );
+  return ok ? EXIT.ok : EXIT.failed;
+}
+
+/** validate with one source (or DIR): the output as it always was. */
+async function validateOne(
+  ctx: CliContext,
+  target: Target,
+  dir: string | undefined,
+): Promise<ExitCode> {
   const info = await stat(target.root).catch(() => undefined);
   if (info === undefined || !info.isDirectory()) {
     if (dir === undefined && target.cloned) return noCheckoutYet(ctx, target);
@@ -65,9 +106,26 @@ export async function validateCommand(ctx: CliContext, dir: string | undefined):
         : `${target.root} is not a folder`,
     );
   }
+  const { results, failures } = await validateIn(ctx, target);
+  const ok = results.length > 0 && results.every((r) => r.valid);
+  ctx.out.result(
+    { ok, config: target.config, root: target.root, paths: target.paths, stacks: results },
+    () =>
+      [
+        configLine(target.config),
+        formatValidation(target.root, target.paths, results, failures),
+      ].join('\n'),
+  );
+  return ok ? EXIT.ok : EXIT.failed;
+}
 
+/** Every stack of one target's checkout: discovered, settings read, project loaded. */
+async function validateIn(
+  ctx: CliContext,
+  target: Target,
+): Promise<{ results: StackValidation[]; failures: Failure[] }> {
   ctx.out.progress(`validating stacks in ${target.root}…`);
-  const discovery = await discoverStacks(target.root, target.paths, target.defaults, methodNames());
+  const discovery = await discoverTarget(target);
   const results: StackValidation[] = [];
   const failures: Failure[] = [];
   for (const broken of discovery.broken) {
@@ -81,20 +139,9 @@ export async function validateCommand(ctx: CliContext, dir: string | undefined):
     if (result.error !== undefined) failures.push({ stack: stack.name, err: result.error });
   }
   results.sort((a, b) => a.stack.localeCompare(b.stack) || a.dir.localeCompare(b.dir));
-  const ok = results.length > 0 && results.every((r) => r.valid);
-
-  ctx.out.result(
-    { ok, config: target.config, root: target.root, paths: target.paths, stacks: results },
-    () =>
-      [
-        configLine(target.config),
-        formatValidation(target.root, target.paths, results, failures),
-      ].join('\n'),
-  );
-  return ok ? EXIT.ok : EXIT.failed;
+  return { results, failures };
 }
 
-/** A folder discovery refused: its encrypted files are still listed when it has a version. */
 async function validateBroken(target: Target, broken: BrokenStack): Promise<StackValidation> {
   // A folder that is a link, or holds a link out of it, has no version and is not walked.
   let files: EncryptedFileReport[] = [];
@@ -188,6 +235,10 @@ interface Failure {
 }
 
 export interface Target {
+  /** The `sources:` entry it checks (`default` for one source or DIR). */
+  source: string;
+  /** Put before the source's folder names to make its stack names. */
+  prefix?: string;
   config: ConfigCheck;
   /** The source is cloned into the data dir (git), so the root exists only after a sync. */
   cloned: boolean;
@@ -202,8 +253,8 @@ export interface Target {
   loadUses: UsageLoader;
 }
 
-/** What validate (and `berth secrets`, with no DIR) checks: the config's source, or DIR. */
-export async function resolveTarget(ctx: CliContext, dir: string | undefined): Promise<Target> {
+/** One target per source of the config (one for DIR), sharing the config's keys and loader. */
+export async function resolveTargets(ctx: CliContext, dir: string | undefined): Promise<Target[]> {
   // With DIR, a config is optional: used when named (or ./berth.yaml exists), else defaults.
   const named = ctx.options.config ?? ctx.env.BERTH_CONFIG;
   const fallbackExists = await stat('berth.yaml').then(
@@ -214,55 +265,78 @@ export async function resolveTarget(ctx: CliContext, dir: string | undefined): P
     const config = await ctx.loadConfig();
     // Every `…File` secret, read once: a problem there is the config's, not the stacks'.
     const secrets = await readConfigSecrets(config, ctx.env);
-    return {
-      config: { valid: true, file: config.file ?? null },
-      cloned: config.source.kind === 'git',
-      root: dir === undefined ? sourceRoot(config) : path.resolve(dir),
-      paths: config.source.paths,
-      defaults: config.defaults,
+    const shared = {
+      config: { valid: true as const, file: config.file ?? null },
       loadStack: stackLoaderFor(config, secrets),
       policy: resolvePolicy(config.policy, config.dataDir),
       decryptor: createDecryptor(secrets.identities),
       loadUses: createUsageLoader(withoutBerthSecrets(ctx.env, secrets)),
     };
+    const entries = dir === undefined ? config.sources : config.sources.slice(0, 1);
+    return entries.map((entry) => ({
+      ...shared,
+      source: entry.name,
+      ...(entry.prefix === undefined ? {} : { prefix: entry.prefix }),
+      cloned: entry.source.kind === 'git',
+      root: dir === undefined ? sourceRoot(config, entry.name) : path.resolve(dir),
+      paths: entry.source.paths,
+      defaults: entry.defaults,
+    }));
   }
-  return {
-    config: null,
-    cloned: false,
-    root: path.resolve(dir),
-    paths: FALLBACK_PATHS,
-    defaults: builtInDefaults(),
-    loadStack: stackLoaderFor(),
-    policy: resolvePolicy(undefined),
-    decryptor: createDecryptor(await ageIdentitiesOf(undefined, ctx.env)),
-    loadUses: createUsageLoader(withoutBerthSecrets(ctx.env)),
-  };
+  return [
+    {
+      source: DEFAULT_SOURCE,
+      config: null,
+      cloned: false,
+      root: path.resolve(dir),
+      paths: FALLBACK_PATHS,
+      defaults: builtInDefaults(),
+      loadStack: stackLoaderFor(),
+      policy: resolvePolicy(undefined),
+      decryptor: createDecryptor(await ageIdentitiesOf(undefined, ctx.env)),
+      loadUses: createUsageLoader(withoutBerthSecrets(ctx.env)),
+    },
+  ];
+}
+
+/** A target's stacks under their names in berth (the source's prefix put before each). */
+function discoverTarget(target: Target): Promise<Discovery> {
+  return discoverStacks(target.root, target.paths, target.defaults, methodNames()).then((d) =>
+    withPrefix(d, target.prefix),
+  );
 }
 
 /**
- * The target's stacks (or the one named), sorted, for the read-only commands that take a
+ * The stacks of every target (or the one named), for the read-only commands that take a
  * STACK (`config`, `secrets`): a checkout that is not there yet is a usage error.
  */
-export async function stacksOfTarget(
-  target: Target,
+export async function stacksOfTargets(
+  targets: Target[],
   name: string | undefined,
-): Promise<(DiscoveredStack | BrokenStack)[]> {
-  const info = await stat(target.root).catch(() => undefined);
-  if (info === undefined || !info.isDirectory())
-    throw new UsageError(
-      target.cloned
-        ? `no checkout at ${target.root} yet: run berth reconcile --once first`
-        : `${target.root} is not a folder`,
+): Promise<{ target: Target; stack: DiscoveredStack | BrokenStack }[]> {
+  const found: { target: Target; stack: DiscoveredStack | BrokenStack }[] = [];
+  for (const target of targets) {
+    const info = await stat(target.root).catch(() => undefined);
+    if (info === undefined || !info.isDirectory())
+      throw new UsageError(
+        target.cloned
+          ? `no checkout at ${target.root} yet: run berth reconcile --once first`
+          : `${target.root} is not a folder`,
+      );
+    const discovery = await discoverTarget(target);
+    for (const stack of [...discovery.stacks, ...discovery.broken])
+      if (name === undefined || stack.name === name) found.push({ target, stack });
+  }
+  found.sort(
+    (a, b) => a.stack.name.localeCompare(b.stack.name) || a.stack.dir.localeCompare(b.stack.dir),
+  );
+  if (name !== undefined && found.length === 0)
+    throw new StackError(
+      'StackNotFound',
+      `no stack named ${name} in ${targets.map((t) => t.root).join(', ')}`,
+      { place: { stack: name } },
     );
-  const discovery = await discoverStacks(target.root, target.paths, target.defaults, methodNames());
-  const all = [...discovery.stacks, ...discovery.broken]
-    .filter((s) => name === undefined || s.name === name)
-    .sort((a, b) => a.name.localeCompare(b.name) || a.dir.localeCompare(b.dir));
-  if (name !== undefined && all.length === 0)
-    throw new StackError('StackNotFound', `no stack named ${name} in ${target.root}`, {
-      place: { stack: name },
-    });
-  return all;
+  return found;
 }
 
 /** The config schema's defaults, so validate DIR judges stacks as a default berth would. */

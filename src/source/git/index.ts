@@ -8,26 +8,26 @@ export { type GitAuthOptions } from './git-env.js';
 export { pickNewestTag, parseLsRemoteTags, type RemoteTag } from './tags.js';
 export { DEFAULT_TOKEN_USERNAME, GitConfig, type GitAuth, type GitSettings } from './settings.js';
 
-/** The checkout of a git source inside the data dir. */
+/** The checkout of the `default` git source inside the data dir (checkoutDirOf has the others'). */
 export function repoDir(dataDir: string): string {
   return path.join(dataDir, 'repo');
 }
 
-/** `source.git`: a clone in dataDir/repo that follows a branch or the newest matching tag. */
+/** `source.git`: a clone in its checkout folder that follows a branch or the newest matching tag. */
 export const gitSource: SourceKind<'git', 'git', GitConfig, GitSettings> = {
   kind: 'git',
   configKey: 'git',
   schema: GitConfig,
   check: checkGitConfig,
   normalize: normalizeGitConfig,
-  create: (settings, { dataDir, logger }) =>
+  create: (settings, { dataDir, checkoutDir, logger }) =>
     createGitSource({
       ...settings,
-      dir: repoDir(dataDir),
+      dir: checkoutDir,
       defaultKnownHostsFile: path.join(dataDir, 'known_hosts'),
       logger,
     }),
-  root: (_settings, dataDir) => repoDir(dataDir),
+  root: (_settings, checkoutDir) => checkoutDir,
   tracked: (settings) =>
     settings.tag === undefined ? { branch: settings.branch ?? 'main' } : { tag: settings.tag },
   env: {
