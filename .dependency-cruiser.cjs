@@ -56,7 +56,6 @@ module.exports = {
     },
     ...upward,
     onlyIn('dockerode', 'src/engine/'),
-    onlyIn('simple-git', 'src/source/'),
     {
       name: 'no-test-or-bench-from-src',
       comment: 'Shipped code must not depend on tests or benchmarks.',

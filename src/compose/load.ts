@@ -1,4 +1,5 @@
-import { access } from 'node:fs/promises';
+import { access, readdir } from 'node:fs/promises';
+import type { Dirent } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
@@ -58,16 +59,36 @@ export const COMPOSE_OVERRIDE_FILE_NAMES = [
   'docker-compose.override.yaml',
 ] as const;
 
-async function present(dir: string, names: readonly string[]): Promise<string[]> {
+/**
+ * The folder's entries by name, read once: asking for each candidate name with access() cost a
+ * thrown error per missing name, eight per stack folder on every pass.
+ */
+async function listFolder(dir: string): Promise<Map<string, Dirent>> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  return new Map(entries.map((entry) => [entry.name, entry] as const));
+}
+
+/** The names there are, in the order given; a link counts only when what it names exists. */
+async function present(
+  dir: string,
+  names: readonly string[],
+  listed?: Map<string, Dirent>,
+): Promise<string[]> {
+  const entries = listed ?? (await listFolder(dir));
   const found: string[] = [];
   for (const name of names) {
+    const entry = entries.get(name);
+    if (entry === undefined) continue;
     const path = resolve(dir, name);
-    try {
-      await access(path);
-      found.push(path);
-    } catch {
-      // not this one
-    }
+    if (
+      entry.isSymbolicLink() &&
+      !(await access(path).then(
+        () => true,
+        () => false,
+      ))
+    )
+      continue;
+    found.push(path);
   }
   return found;
 }
@@ -84,9 +105,10 @@ interface DefaultSelection {
 }
 
 async function defaultSelection(dir: string): Promise<DefaultSelection> {
-  const main = await findComposeFile(dir);
+  const listed = await listFolder(dir);
+  const [main] = await present(dir, COMPOSE_FILE_NAMES, listed);
   if (main === undefined) return { files: [], warnings: [] };
-  const overrides = await present(dir, COMPOSE_OVERRIDE_FILE_NAMES);
+  const overrides = await present(dir, COMPOSE_OVERRIDE_FILE_NAMES, listed);
   const [override] = overrides;
   if (override === undefined) return { files: [main], warnings: [] };
   const warnings =

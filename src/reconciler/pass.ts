@@ -94,9 +94,8 @@ export function createPassPlanner(deps: ReconcilerDeps): PassPlanner {
   /** A source's stacks: read from what this pass synced, else as last read (or its checkout). */
   async function discoverSource(
     named: NamedSource,
-    results: readonly SourceResult[],
+    result: SourceResult | undefined,
   ): Promise<SourceDiscovery | undefined> {
-    const result = results.find((r) => r.name === named.name);
     const cached = lastDiscovery.get(named.name);
     if (result === undefined && cached !== undefined) return cached;
     const revision = result === undefined ? await named.source.current() : result.revision;
@@ -199,19 +198,28 @@ export function createPassPlanner(deps: ReconcilerDeps): PassPlanner {
     );
   }
 
-  /** Syncs the selected sources at once, then reads every source's stacks as one discovery. */
+  /**
+   * Syncs the selected sources at once, each read as soon as it is synced (a slow remote does
+   * not hold up reading the others), and merges every source's stacks into one discovery.
+   */
   async function syncAndDiscover(
     options: ReconcileOptions,
   ): Promise<Pick<PassContext, 'revision' | 'sourceError' | 'sources' | 'owners' | 'discovery'>> {
     const selected = selectSources(deps.sources, options.sources);
+    const chosen = new Set(selected.map((s) => s.name));
     options.onProgress?.({ step: 'sync' });
-    const sources = await Promise.all(selected.map((named) => syncSource(named, options)));
+    const read = await Promise.all(
+      deps.sources.map(async (named) => {
+        const result = chosen.has(named.name) ? await syncSource(named, options) : undefined;
+        return { result, part: await discoverSource(named, result) };
+      }),
+    );
+    const sources = read.flatMap((r) => (r.result === undefined ? [] : [r.result]));
     const { revision, sourceError } = passRevision(sources);
     options.onProgress?.({ step: 'discover', detail: revision.commit });
-    const parts = await Promise.all(deps.sources.map((named) => discoverSource(named, sources)));
-    const merged = mergeDiscoveries(parts.filter((p): p is SourceDiscovery => p !== undefined));
+    const merged = mergeDiscoveries(read.flatMap((r) => (r.part === undefined ? [] : [r.part])));
     // Only the selected sources' stacks are planned: the others' wait for their own pass.
-    const discovery = ownedBy(merged, new Set(selected.map((s) => s.name)));
+    const discovery = ownedBy(merged, chosen);
     return {
       revision,
       ...(sourceError === undefined ? {} : { sourceError }),

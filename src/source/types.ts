@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { Logger } from '../log.js';
 
-/** Where the stacks come from. The git adapter is the only importer of simple-git. */
+/** Where the stacks come from. Only the git adapter starts git processes. */
 export interface SourceRevision {
   /** The commit deployed from (or, for a local folder source, a hash of its state). */
   commit: string;

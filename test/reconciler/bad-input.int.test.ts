@@ -600,7 +600,7 @@ describe('bad-input corpus: a repository that cannot be fetched', () => {
           () => undefined,
           (err: unknown) => err,
         );
-        expect(formatError(refused)).toMatch(/git clone failed: .*remote\.git/);
+        expect(formatError(refused)).toMatch(/git ls-remote failed: .*remote\.git/);
         expect(formatError(refused)).toContain('source.git.url');
         expect(await readdir(path.join(fresh.dataDir, 'running_stacks')).catch(() => [])).toEqual(
           [],

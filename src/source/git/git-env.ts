@@ -11,7 +11,7 @@ export interface GitAuthOptions {
 /**
  * Inherited variables berth does not pass on: git's own (they could point it at another
  * repository, config or program) apart from TLS settings, and the editor/pager/askpass ones
- * that would make git interactive (simple-git also refuses to run with them set).
+ * that would make git interactive.
  */
 function inherited(key: string): boolean {
   if (/^GIT_(SSL|PROXY_SSL)_/i.test(key)) return true;

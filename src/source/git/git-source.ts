@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { simpleGit, type SimpleGit } from 'simple-git';
 import { SourceError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { createScrubber, gitEnvironment, type GitAuthOptions } from './git-env.js';
-import { parseLsRemoteTags, pickNewestTag } from './tags.js';
+import { runGit } from './run-git.js';
+import { parseLsRemoteRef, parseLsRemoteTags, pickNewestTag } from './tags.js';
 import type { SourceRevision, StackSource } from '../types.js';
 import type { Reason } from '../../reasons.js';
 
@@ -44,6 +44,22 @@ type Step = 'clone' | 'fetch' | 'ls-remote' | 'checkout' | 'inspect';
 
 /** Where berth notes the ref it checked out, so current() needs no network. */
 const REF_KEY = 'berth.ref';
+const CHECKOUT_KEYS = '^(remote\\.origin\\.url|berth\\.ref)$';
+
+export interface TreeState {
+  /** HEAD's commit; undefined before the first commit or when git could not tell. */
+  head?: string;
+  /** The branch HEAD is on; undefined when detached. */
+  branch?: string;
+  /** No tracked file changed and no untracked or ignored file present. */
+  clean: boolean;
+}
+
+interface Checkout {
+  url: string;
+  /** Unset in a checkout made before berth noted refs. */
+  ref: string | undefined;
+}
 
 /**
  * A git checkout that follows a branch or the newest matching tag. Every sync fetches into
@@ -70,14 +86,9 @@ export function createGitSource(options: GitSourceOptions): StackSource {
   );
   let queue: Promise<unknown> = Promise.resolve();
 
-  function git(cwd: string, signal?: AbortSignal): SimpleGit {
-    return simpleGit({
-      baseDir: cwd,
-      maxConcurrentProcesses: 1,
-      ...(signal ? { abort: signal } : {}),
-      // Both carry values berth sets itself: the auth header and the ssh command.
-      unsafe: { allowUnsafeConfigEnvCount: true, allowUnsafeSshCommand: true },
-    }).env(env);
+  /** One git process; undefined when it fails (for questions whose failure is an answer). */
+  function ask(args: string[]): Promise<string | undefined> {
+    return runGit(dir, args, env).catch(() => undefined);
   }
 
   async function run(
@@ -87,21 +98,19 @@ export function createGitSource(options: GitSourceOptions): StackSource {
     signal?: AbortSignal,
   ): Promise<string> {
     try {
-      return await git(cwd, signal).raw(args);
+      return await runGit(cwd, args, env, signal);
     } catch (err) {
       throw gitFailure(err, step, scrub, signal);
     }
   }
 
+  /**
+   * The branch or newest matching tag and the commit the remote has for it, from one
+   * ls-remote: a sync that finds the commit already fetched skips the fetch.
+   */
   async function resolveTarget(signal?: AbortSignal): Promise<Target> {
-    if (options.tag === undefined)
-      return {
-        ref: branch,
-        remote: `refs/heads/${branch}`,
-        local: `refs/remotes/origin/${branch}`,
-        kind: 'branch',
-      };
     await mkdir(parent, { recursive: true });
+    if (options.tag === undefined) return resolveBranch(signal);
     const listing = await run(parent, ['ls-remote', '--tags', '--', url], 'ls-remote', signal);
     const newest = pickNewestTag(parseLsRemoteTags(listing), options.tag);
     if (newest === undefined)
@@ -119,14 +128,27 @@ export function createGitSource(options: GitSourceOptions): StackSource {
     };
   }
 
-  /** The remote url of an existing checkout, or undefined when there is none usable. */
-  async function checkoutUrl(): Promise<string | undefined> {
+  async function resolveBranch(signal?: AbortSignal): Promise<Target> {
+    const remote = `refs/heads/${branch}`;
+    const listing = await run(parent, ['ls-remote', '--', url, remote], 'ls-remote', signal);
+    const commit = parseLsRemoteRef(listing, remote);
+    if (commit === undefined)
+      throw new SourceError('RefNotFound', `branch ${branch} not found on ${safeUrl}`, {
+        transient: false,
+        place: { field: 'source.git.branch' },
+      });
+    return { ref: branch, remote, local: `refs/remotes/origin/${branch}`, kind: 'branch', commit };
+  }
+
+  /**
+   * The remote url and the ref berth noted in an existing checkout, read with one git process
+   * (a no-op sync spends most of its time starting processes); undefined when there is none.
+   */
+  async function readCheckout(): Promise<Checkout | undefined> {
     if (!existsSync(path.join(dir, '.git'))) return undefined;
-    try {
-      return (await git(dir).raw(['config', '--get', 'remote.origin.url'])).trim();
-    } catch {
-      return undefined;
-    }
+    const out = await ask(['config', '--local', '--get-regexp', CHECKOUT_KEYS]);
+    const found = parseCheckoutConfig(out ?? '');
+    return found.url === undefined ? undefined : { url: found.url, ref: found.ref };
   }
 
   /** Clones next to the checkout and swaps it in only once the clone is complete. */
@@ -152,64 +174,108 @@ export function createGitSource(options: GitSourceOptions): StackSource {
     }
   }
 
-  async function fetchAndReset(target: Target, signal?: AbortSignal): Promise<void> {
-    const have =
-      target.commit === undefined
-        ? undefined
-        : await git(dir)
-            .raw(['rev-parse', '--verify', '--quiet', `${target.local}^{commit}`])
-            .then((out) => out.trim())
-            .catch(() => undefined);
-    if (have === undefined || have !== target.commit) {
-      const args = ['fetch', '--no-tags'];
-      if (depth > 0) args.push('--depth', String(depth));
-      else if (
-        (await run(dir, ['rev-parse', '--is-shallow-repository'], 'inspect')).trim() === 'true'
-      )
-        args.push('--unshallow');
-      await run(dir, [...args, 'origin', `+${target.remote}:${target.local}`], 'fetch', signal);
-    }
+  /** git marks a shallow repository with this file (what --is-shallow-repository reads). */
+  function shallow(): boolean {
+    return existsSync(path.join(dir, '.git', 'shallow'));
+  }
+
+  /** Fetches the target's ref and returns the commit it points at now. */
+  async function fetchTarget(target: Target, signal?: AbortSignal): Promise<string> {
+    const args = ['fetch', '--no-tags'];
+    if (depth > 0) args.push('--depth', String(depth));
+    else if (shallow()) args.push('--unshallow');
+    await run(dir, [...args, 'origin', `+${target.remote}:${target.local}`], 'fetch', signal);
+    return (
+      await run(dir, ['rev-parse', '--verify', `${target.local}^{commit}`], 'inspect')
+    ).trim();
+  }
+
+  /**
+   * Where HEAD is and whether the working tree is exactly it, in one process. A no-op sync
+   * is this, the ls-remote and the config read: the checkout already holds the remote's commit.
+   */
+  async function lookAtTree(): Promise<TreeState> {
+    const out = await ask([
+      'status',
+      '--porcelain=v2',
+      '--branch',
+      '--ignored',
+      '--untracked-files=all',
+    ]);
+    return out === undefined ? { clean: false } : parseStatus(out);
+  }
+
+  /** Whether HEAD is the target's commit, on the target's branch (or detached, for a tag). */
+  function isAt(tree: TreeState, target: Target, checkout: Checkout): boolean {
+    const onRef = target.kind === 'tag' ? tree.branch === undefined : tree.branch === target.ref;
+    return (
+      tree.head !== undefined && tree.head === target.commit && onRef && checkout.ref === target.ref
+    );
+  }
+
+  /**
+   * Fetches unless HEAD already is the remote's commit, then moves the working tree unless it
+   * is already exactly that commit; returns the commit HEAD was at before.
+   */
+  async function update(
+    target: Target,
+    checkout: Checkout,
+    signal?: AbortSignal,
+  ): Promise<{ before?: string; commit: string }> {
+    const tree = await lookAtTree();
+    const before = tree.head === undefined ? {} : { before: tree.head };
+    const settled = isAt(tree, target, checkout) && !(depth === 0 && shallow());
+    if (settled && tree.clean) return { ...before, commit: tree.head! };
+    const commit = settled ? tree.head! : await fetchTarget(target, signal);
     // Only now, with the objects in place, does the working tree move.
     await run(
       dir,
       target.kind === 'tag'
-        ? ['checkout', '--force', '--detach', `${target.local}^{commit}`]
-        : ['checkout', '--force', '-B', target.ref, target.local],
+        ? ['checkout', '--force', '--detach', commit]
+        : ['checkout', '--force', '-B', target.ref, commit],
       'checkout',
     );
     await run(dir, ['clean', '-ffdx'], 'checkout');
-    await run(dir, ['config', REF_KEY, target.ref], 'checkout');
+    if (checkout.ref !== target.ref) await run(dir, ['config', REF_KEY, target.ref], 'checkout');
+    return { ...before, commit };
   }
 
   async function current(): Promise<SourceRevision | undefined> {
-    if (!existsSync(path.join(dir, '.git'))) return undefined;
-    try {
-      const commit = (await git(dir).raw(['rev-parse', '--verify', 'HEAD'])).trim();
-      const ref = await git(dir)
-        .raw(['config', '--get', REF_KEY])
-        .then((out) => out.trim())
-        .catch(() => '');
-      return { commit, ref: ref === '' ? (options.tag ?? branch) : ref, dir };
-    } catch {
-      return undefined;
-    }
+    const checkout = await readCheckout();
+    if (checkout === undefined) return undefined;
+    const commit = (await ask(['rev-parse', '--verify', 'HEAD']))?.trim();
+    return commit ? { commit, ref: checkout.ref ?? options.tag ?? branch, dir } : undefined;
+  }
+
+  /** Clones (or re-clones, when the url changed); returns the commit checked out. */
+  async function replace(
+    target: Target,
+    present: Checkout | undefined,
+    signal?: AbortSignal,
+  ): Promise<string> {
+    if (present !== undefined)
+      logger.info({ url: safeUrl, previous: scrub(present.url) }, 'source url changed, cloning');
+    else logger.info({ url: safeUrl, ref: target.ref, dir }, 'cloning source');
+    await cloneFresh(target, signal);
+    return (await run(dir, ['rev-parse', '--verify', 'HEAD'], 'inspect')).trim();
   }
 
   async function syncOnce(signal?: AbortSignal): Promise<SourceRevision> {
-    const before = await current();
     const target = await resolveTarget(signal);
-    const present = await checkoutUrl();
-    if (present === url) await fetchAndReset(target, signal);
-    else {
-      if (present !== undefined)
-        logger.info({ url: safeUrl, previous: scrub(present) }, 'source url changed, cloning');
-      else logger.info({ url: safeUrl, ref: target.ref, dir }, 'cloning source');
-      await cloneFresh(target, signal);
-    }
-    const commit = (await run(dir, ['rev-parse', '--verify', 'HEAD'], 'inspect')).trim();
+    const present = await readCheckout();
+    let before: { commit?: string; ref?: string } = {};
+    let commit: string;
+    if (present?.url === url) {
+      const moved = await update(target, present, signal);
+      before = {
+        ...(moved.before === undefined ? {} : { commit: moved.before }),
+        ...(present.ref === undefined ? {} : { ref: present.ref }),
+      };
+      commit = moved.commit;
+    } else commit = await replace(target, present, signal);
     const fields = { url: safeUrl, ref: target.ref, commit };
-    if (before?.commit !== commit || before.ref !== target.ref)
-      logger.info({ ...fields, previous: before?.commit }, 'source updated');
+    if (before.commit !== commit || before.ref !== target.ref)
+      logger.info({ ...fields, previous: before.commit }, 'source updated');
     else logger.debug(fields, 'source unchanged');
     return { commit, ref: target.ref, dir };
   }
@@ -271,4 +337,36 @@ function gitFailure(
     transient,
     place: { field: 'source.git.url' },
   });
+}
+
+/** `git config --get-regexp` output: one "key value" line per key. */
+export function parseCheckoutConfig(out: string): { url?: string; ref?: string } {
+  const found: { url?: string; ref?: string } = {};
+  for (const line of out.split('\n')) {
+    const space = line.indexOf(' ');
+    if (space < 0) continue;
+    const key = line.slice(0, space).toLowerCase();
+    const value = line.slice(space + 1).trim();
+    if (key === 'remote.origin.url') found.url = value;
+    else if (key === REF_KEY) found.ref = value;
+  }
+  return found;
+}
+
+/** `git status --porcelain=v2 --branch` output: `# branch.*` headers, then one line per change. */
+export function parseStatus(out: string): TreeState {
+  const state: TreeState = { clean: true };
+  for (const line of out.split('\n')) {
+    if (line === '') continue;
+    if (!line.startsWith('# ')) {
+      state.clean = false;
+      continue;
+    }
+    const [key, value] = line.slice(2).split(' ', 2);
+    if (key === 'branch.oid' && value !== undefined && /^[0-9a-f]{40,64}$/.test(value))
+      state.head = value;
+    else if (key === 'branch.head' && value !== undefined && value !== '(detached)')
+      state.branch = value;
+  }
+  return state;
 }

@@ -6,6 +6,15 @@ export interface RemoteTag {
   commit: string;
 }
 
+/** The commit `git ls-remote` lists for exactly `ref` (it also lists refs ending in it). */
+export function parseLsRemoteRef(output: string, ref: string): string | undefined {
+  for (const line of output.split('\n')) {
+    const [commit, name] = line.trim().split('\t');
+    if (name === ref && commit !== undefined && /^[0-9a-f]{40,64}$/.test(commit)) return commit;
+  }
+  return undefined;
+}
+
 /**
  * Parses `git ls-remote --tags` output. Annotated tags appear twice, as the tag object and
  * peeled (`^{}`) to their commit; the peeled line wins.

@@ -132,7 +132,8 @@ describe('git source over http with a token', () => {
     const err = await src.sync().catch((e: unknown) => e);
 
     expect(err).toMatchObject({ name: 'SourceError', reason: 'FetchFailed', transient: true });
-    expect((err as Error).message).toMatch(/git fetch failed/);
+    // The first process of a sync asks the remote for the branch's commit.
+    expect((err as Error).message).toMatch(/git ls-remote failed/);
     expect((err as Error).message).not.toContain(TOKEN);
     expect(await src.current()).toEqual(rev);
     expect(git(dir, 'status', '--porcelain', '--ignored')).toBe('');

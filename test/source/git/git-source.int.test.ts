@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
@@ -10,7 +11,12 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SourceError } from '../../../src/errors.js';
 import { silentLogger } from '../../../src/log.js';
-import { createGitSource, type GitSourceOptions } from '../../../src/source/git/git-source.js';
+import {
+  createGitSource,
+  parseCheckoutConfig,
+  parseStatus,
+  type GitSourceOptions,
+} from '../../../src/source/git/git-source.js';
 import { capturingLogger, commit, createFixture, git, type Fixture } from './git-fixture.js';
 
 let fx: Fixture;
@@ -160,7 +166,7 @@ describe('git source over file://', () => {
     expect(git(fx.checkout, 'config', '--get', 'remote.origin.url')).toBe(`file://${other}`);
   });
 
-  it('stops on an aborted signal and clears clones cut short', async () => {
+  it('stops on an aborted signal; the next sync clears clones cut short', async () => {
     const leftover = path.join(path.dirname(fx.checkout), '.repo-clone-crashed');
     mkdirSync(leftover, { recursive: true });
     const controller = new AbortController();
@@ -170,7 +176,38 @@ describe('git source over file://', () => {
       .catch((e: unknown) => e);
     expect(err).toMatchObject({ name: 'SourceError', reason: 'Aborted' });
     expect(existsSync(fx.checkout)).toBe(false);
-    expect(readdirSync(path.dirname(fx.checkout))).toEqual([]);
+    await source().sync();
+    expect(readdirSync(path.dirname(fx.checkout))).toEqual([path.basename(fx.checkout)]);
+  });
+
+  it('spends three git processes on a sync that finds nothing new, and fetches nothing', async () => {
+    // A shim ahead of git on PATH counts the processes berth starts; git itself does the work.
+    const bin = path.join(fx.root, 'bin');
+    const calls = path.join(fx.root, 'calls.log');
+    mkdirSync(bin);
+    writeFileSync(
+      path.join(bin, 'git'),
+      `#!/bin/sh\necho "$*" >> '${calls}'\nexec ${gitPath()} "$@"\n`,
+      { mode: 0o755 },
+    );
+    const saved = process.env.PATH;
+    process.env.PATH = `${bin}:${saved ?? ''}`;
+    try {
+      const src = source();
+      const first = await src.sync();
+      writeFileSync(calls, '');
+      const again = await src.sync();
+      expect(again).toEqual(first);
+      const commands = readFileSync(calls, 'utf8')
+        .trim()
+        .split('\n')
+        .map(
+          (line) => /(ls-remote|config|fetch|rev-parse|status|checkout|clean)\b/.exec(line)?.[1],
+        );
+      expect(commands).toEqual(['ls-remote', 'config', 'status']);
+    } finally {
+      process.env.PATH = saved;
+    }
   });
 
   it('runs overlapping syncs one after the other', async () => {
@@ -226,3 +263,47 @@ describe('git source following tags', () => {
     expect(existsSync(fx.checkout)).toBe(false);
   });
 });
+
+describe('parseCheckoutConfig', () => {
+  it('reads the url and the noted ref from git config --get-regexp output', () => {
+    expect(parseCheckoutConfig('remote.origin.url file:///srv/a b.git\nberth.ref main\n')).toEqual({
+      url: 'file:///srv/a b.git',
+      ref: 'main',
+    });
+    expect(parseCheckoutConfig('remote.origin.url https://x/y.git\n')).toEqual({
+      url: 'https://x/y.git',
+    });
+    expect(parseCheckoutConfig('')).toEqual({});
+  });
+});
+
+describe('parseStatus', () => {
+  const oid = 'a'.repeat(40);
+
+  it('reads HEAD, the branch and whether anything differs', () => {
+    expect(parseStatus(`# branch.oid ${oid}\n# branch.head main\n`)).toEqual({
+      head: oid,
+      branch: 'main',
+      clean: true,
+    });
+    expect(parseStatus(`# branch.oid ${oid}\n# branch.head (detached)\n! stray.log\n`)).toEqual({
+      head: oid,
+      clean: false,
+    });
+    expect(parseStatus('# branch.oid (initial)\n# branch.head main\n')).toEqual({
+      branch: 'main',
+      clean: true,
+    });
+  });
+
+  it('takes no header from a file named like one', () => {
+    expect(parseStatus(`# branch.head main\n? branch.oid ${oid}\n`)).toEqual({
+      branch: 'main',
+      clean: false,
+    });
+  });
+});
+
+function gitPath(): string {
+  return execFileSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).trim();
+}

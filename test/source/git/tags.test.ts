@@ -1,9 +1,25 @@
 import { describe, expect, it } from 'vitest';
-import { globToRegExp, parseLsRemoteTags, pickNewestTag } from '../../../src/source/git/tags.js';
+import {
+  globToRegExp,
+  parseLsRemoteRef,
+  parseLsRemoteTags,
+  pickNewestTag,
+} from '../../../src/source/git/tags.js';
 
 const A = 'a'.repeat(40);
 const B = 'b'.repeat(40);
 const C = 'c'.repeat(40);
+
+describe('parseLsRemoteRef', () => {
+  it('takes the line of exactly that ref, not one that only ends in it', () => {
+    const output = [`${A}\trefs/heads/team/refs/heads/main`, `${B}\trefs/heads/main`, ''].join(
+      '\n',
+    );
+    expect(parseLsRemoteRef(output, 'refs/heads/main')).toBe(B);
+    expect(parseLsRemoteRef(output, 'refs/heads/dev')).toBeUndefined();
+    expect(parseLsRemoteRef('', 'refs/heads/main')).toBeUndefined();
+  });
+});
 
 describe('parseLsRemoteTags', () => {
   it('reads tags and prefers the peeled commit of annotated tags', () => {
