@@ -11,6 +11,8 @@ export const REASONS = {
   DeployFailed: 'a deployment step failed (Docker refused, a file was missing, ...)',
   HealthCheckFailed: 'the new version did not become healthy within its health timeout',
   PreDeployHookFailed: 'the pre-deploy hook failed or timed out; nothing was replaced',
+  MigrationFailed: 'a migration job exited non-zero (or could not run); the deploy was aborted',
+  MigrationTimedOut: 'a migration job ran past its timeout and was killed; the deploy was aborted',
   RolledBack: 'the new version failed; the good version was brought back',
   VersionMarkedBad: 'the desired version is marked bad and is not deployed again',
   ValidationFailed: 'the stack folder or its deploy settings are invalid',

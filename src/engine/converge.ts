@@ -182,6 +182,24 @@ function conditionHolds(containers: ObservedContainer[], dep: DependsOnConfig): 
   });
 }
 
+/** Whether some service will wait for a dependency this apply changes to turn healthy or exit. */
+function waitsOnChanges(
+  project: ComposeProject,
+  selected: readonly string[],
+  plan: readonly ContainerPlanEntry[],
+): boolean {
+  const changed = new Set(
+    plan
+      .filter((e) => e.action !== 'unchanged' || e.start === true || e.restart === true)
+      .map((e) => e.service),
+  );
+  return selected.some((name) =>
+    Object.entries(project.services[name]!.dependsOn).some(
+      ([dep, d]) => d.condition !== 'service_started' && changed.has(dep),
+    ),
+  );
+}
+
 /** What the engine knows beside the apply's options: the daemon's API version, adoption. */
 export interface ApplyScope {
   apiVersion?: string;
@@ -466,6 +484,8 @@ export async function applyProject(
   }
 
   try {
+    // Opened while the first containers are created, not once a dependency has started.
+    if (waitsOnChanges(project, selected, plan)) getFeed().catch(() => undefined);
     const orphans = plan.filter((e) => !selectedSet.has(e.service) && e.action === 'remove');
     await settleAll(orphans.map((e) => stopAndRemove(e.container!, undefined)));
 

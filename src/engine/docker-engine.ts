@@ -15,6 +15,7 @@ import { ADOPTS_NOTHING, type Adopts } from './ownership.js';
 import { NO_CREDENTIALS, type RegistryCredentials } from './registry-credentials.js';
 import { removeResources } from './resources.js';
 import { createRolloutSteps } from './rollout.js';
+import { runJob } from './run-job.js';
 import { detectSelf, PROC_SELF, type SelfInfo, type SelfProbe } from './self.js';
 import type {
   ApplyOptions,
@@ -25,6 +26,8 @@ import type {
   EventSubscription,
   HealthOptions,
   HealthReport,
+  JobRequest,
+  JobResult,
   ManagedContainerEvent,
   ObservedContainer,
   ObservedProject,
@@ -203,6 +206,11 @@ export function createDockerEngine(options: DockerEngineOptions): ContainerEngin
       await settleAll(
         containerIds.map((id) => restartContainer(docker, { id, place: { stack: projectName } })),
       );
+    },
+
+    async runJob(project: ComposeProject, request: JobRequest): Promise<JobResult> {
+      const hosted = await hostProject(project, true);
+      return runJob(docker, hosted, request, await daemonApiVersion());
     },
 
     async down(projectName: string, downOptions: DownOptions = {}): Promise<void> {

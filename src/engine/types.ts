@@ -21,6 +21,8 @@ export const LABEL = {
   generation: 'dev.berth.generation',
   /** The deployment that started a container beside the old ones (blue-green, canary); not hashed. */
   rollout: 'dev.berth.rollout',
+  /** A one-off job's name (a migration); such containers are one-offs, outside the services. */
+  job: 'dev.berth.job',
 } as const;
 
 export type ContainerState =
@@ -231,6 +233,31 @@ export interface RolloutEngine {
   inspectContainers(containerIds: string[]): Promise<ObservedContainer[]>;
 }
 
+/** A one-off job (a migration) to run in a container of a service of the project. */
+export interface JobRequest {
+  /** Unique within the stack: names the container and its `dev.berth.job` label. */
+  name: string;
+  service: string;
+  /** Replaces the service's command; default: the service's own. */
+  command?: string[];
+  /** The job is killed when it runs longer. */
+  timeoutMs: number;
+  /** berth's labels (stack version, managed), as the version's containers carry them. */
+  labels: Record<string, string>;
+  /** Aborting kills the job. */
+  signal?: AbortSignal;
+}
+
+export interface JobResult {
+  /** The container's exit code (137 after a kill). */
+  exitCode: number;
+  /** The end of its output (stdout and stderr interleaved), at most 64 KiB. */
+  output: string;
+  durationMs: number;
+  /** Killed at its timeout. */
+  timedOut: boolean;
+}
+
 /** The container berth itself runs in, found on the daemon berth talks to. */
 export interface SelfContainer {
   id: string;
@@ -269,6 +296,14 @@ export interface ContainerEngine extends RolloutEngine {
    * stop signal and stop timeout; gone ones are skipped.
    */
   restartContainers(projectName: string, containerIds: string[]): Promise<void>;
+  /**
+   * Runs a one-off job in a container of one of the project's services (its image, environment,
+   * volumes, user and working_dir; on its networks without the service's aliases), waits for it
+   * to exit or be killed at its timeout, and removes it. The project's images, networks and
+   * volumes must exist (`prepare`). observe and drift repair never see the container (it is a
+   * Compose one-off); `down` removes one a crash left behind.
+   */
+  runJob(project: ComposeProject, request: JobRequest): Promise<JobResult>;
   /** Remove containers and the project's networks (and named volumes with `volumes`). */
   down(projectName: string, options?: DownOptions): Promise<void>;
   /** Wait until the project is healthy, unhealthy, or the timeout passes, following Docker's events. */

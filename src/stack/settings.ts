@@ -5,6 +5,7 @@ import { LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
 import { readBoundedFile } from '../bounded-read.js';
 import { findComposeFile } from '../compose/load.js';
+import { splitShellWords } from '../compose/shellwords.js';
 import type { ComposeProject } from '../compose/types.js';
 import { duplicateKey } from '../compose/yaml.js';
 import { confinement, escape } from '../containment.js';
@@ -13,11 +14,13 @@ import { SettingsError } from '../errors.js';
 import { detectEncrypted } from '../secrets/index.js';
 import {
   DEFAULT_CANARY,
+  DEFAULT_MIGRATION_TIMEOUT_MS,
   STACK_NAME,
   type BatchSize,
   type CanarySettings,
   type ComposeSelection,
   type DeploySettings,
+  type MigrationJob,
   type SettingsDefaults,
 } from './types.js';
 
@@ -65,6 +68,33 @@ export const CanaryInput = z.strictObject({
   batch: BatchSizeInput.optional(),
   window: Duration.optional(),
   probe: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
+});
+
+/** A command as Compose takes one: a list, or a string split into words as Compose splits it. */
+const CommandInput = z
+  .union([z.string().min(1), z.array(z.string()).min(1)])
+  .transform((value, ctx): string[] => {
+    if (Array.isArray(value)) return value;
+    const words = splitShellWords(value);
+    if (words !== undefined && words.length > 0) return words;
+    ctx.addIssue({ code: 'custom', message: `${JSON.stringify(value)} is not a command line` });
+    return z.NEVER;
+  });
+
+/** A job name: it names a journal step and part of a container name. */
+const JobName = z
+  .string()
+  .regex(
+    /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/,
+    'not a job name ([a-zA-Z0-9_.-], starting with a letter or digit)',
+  );
+
+/** One `migrations` entry; which services exist is checked against the compose project. */
+export const MigrationInput = z.strictObject({
+  name: JobName.optional(),
+  service: z.string().min(1),
+  command: CommandInput.optional(),
+  timeout: PositiveDuration.optional(),
 });
 
 /** Files relative to the stack folder (checked inside it when settings are read). */
@@ -126,6 +156,7 @@ export const DeploySettingsInput = z.strictObject({
     .optional(),
   ...SELECTION_KEYS,
   updates: z.strictObject({ images: z.boolean().optional() }).optional(),
+  migrations: z.array(MigrationInput).optional(),
 });
 export type DeploySettingsInput = z.infer<typeof DeploySettingsInput>;
 
@@ -303,6 +334,36 @@ function mergeCanary(
 }
 
 /**
+ * The jobs with their defaults: a job without a name takes its service's, numbered from the
+ * second job of that service on (`migrate`, `migrate-2`). Two jobs of one name are a problem.
+ */
+function migrationsOf(
+  input: DeploySettingsInput['migrations'],
+  problems: Problem[],
+): MigrationJob[] | undefined {
+  if (input === undefined) return undefined;
+  const seen = new Map<string, number>();
+  const names = new Set<string>();
+  return input.map((job, index): MigrationJob => {
+    const count = (seen.get(job.service) ?? 0) + 1;
+    seen.set(job.service, count);
+    const name = job.name ?? (count === 1 ? job.service : `${job.service}-${count}`);
+    if (names.has(name))
+      problems.push({
+        field: `migrations[${index}].name`,
+        message: `another job is named ${name}; give each job its own name`,
+      });
+    names.add(name);
+    return {
+      name,
+      service: job.service,
+      ...optional('command', job.command),
+      timeoutMs: job.timeout ?? DEFAULT_MIGRATION_TIMEOUT_MS,
+    };
+  });
+}
+
+/**
  * Why a file the settings name (a hook script, a compose or env file) cannot be used, or
  * undefined. The same line as the hook runner's and the compose loader's: inside the stack
  * folder as written and once links are followed, compared real path to real path.
@@ -476,6 +537,7 @@ export async function readDeploySettings(
     const problem = await checkFile(stackDir, script);
     if (problem !== undefined) problems.push({ field: `hooks.${key}`, message: problem });
   }
+  const migrations = migrationsOf(input?.migrations, problems);
   if (problems.length > 0 || input === undefined) throw fail(found.file, problems);
 
   return {
@@ -495,14 +557,16 @@ export async function readDeploySettings(
     },
     compose: selection,
     updates: { images: input.updates?.images ?? defaults.updates.images },
+    ...optional('migrations', migrations),
     origin: found.origin,
     file: found.file,
   };
 }
 
 /**
- * `exclusiveVolumes` can only be checked against the compose file, which the settings reader
- * does not load: the strategy and `berth validate` call this once they have the project.
+ * `exclusiveVolumes` and the migration jobs' services can only be checked against the compose
+ * file, which the settings reader does not load: the strategy and `berth validate` call this
+ * once they have the project (so both keys are checked here, under this one name).
  */
 export function assertExclusiveVolumesDeclared(
   project: ComposeProject,
@@ -510,10 +574,30 @@ export function assertExclusiveVolumesDeclared(
   stack: string,
 ): void {
   const unknown = (settings.exclusiveVolumes ?? []).filter((v) => project.volumes[v] === undefined);
-  if (unknown.length === 0) return;
+  if (unknown.length > 0)
+    throw new SettingsError(
+      'SettingsInvalid',
+      `exclusiveVolumes names ${unknown.join(', ')}, which the compose file does not declare`,
+      { place: { stack, file: settings.file, field: 'exclusiveVolumes' } },
+    );
+  assertMigrationServicesDeclared(project, settings, stack);
+}
+
+/** Every migration job names a service of the project (a disabled profile's does not count). */
+export function assertMigrationServicesDeclared(
+  project: ComposeProject,
+  settings: DeploySettings,
+  stack: string,
+): void {
+  const index = (settings.migrations ?? []).findIndex(
+    (job) => project.services[job.service] === undefined,
+  );
+  if (index === -1) return;
+  const job = settings.migrations![index]!;
+  const known = Object.keys(project.services).sort().join(', ');
   throw new SettingsError(
     'SettingsInvalid',
-    `exclusiveVolumes names ${unknown.join(', ')}, which the compose file does not declare`,
-    { place: { stack, file: settings.file, field: 'exclusiveVolumes' } },
+    `invalid deploy settings in ${settings.file ?? 'the deploy settings'} of stack ${stack}: migrations[${index}].service: ${job.service} is not a service of the stack (its services: ${known})`,
+    { place: { stack, file: settings.file, field: `migrations[${index}].service` } },
   );
 }

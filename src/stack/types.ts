@@ -55,11 +55,30 @@ export interface DeploySettings {
     /** Tagged images count in the stack's version by their registry digest. */
     images: boolean;
   };
+  /**
+   * One-off jobs run in order, as containers of the new version's services, before it serves
+   * (docs/migrations.md). Per stack: the config's defaults have none.
+   */
+  migrations?: MigrationJob[];
   /** Where the settings came from. */
   origin: 'deploy.yaml' | 'x-berth' | 'comment' | 'defaults';
   /** The file they were read from, when not defaults. */
   file?: string;
 }
+
+/** One migration job of the `migrations` setting. */
+export interface MigrationJob {
+  /** Unique within the stack; names the journal step (`migrate:<name>`) and the record of its run. */
+  name: string;
+  /** The service of the new version whose image, environment, networks and volumes it runs with. */
+  service: string;
+  /** Replaces the service's command; default: the service's own. */
+  command?: string[];
+  /** Killed when it runs longer; default DEFAULT_MIGRATION_TIMEOUT_MS. */
+  timeoutMs: number;
+}
+
+export const DEFAULT_MIGRATION_TIMEOUT_MS = 10 * 60_000;
 
 /** How many containers of a service a canary batch replaces: a count or a share of the replicas. */
 export type BatchSize = { count: number } | { percent: number };
@@ -76,7 +95,7 @@ export const DEFAULT_DRAIN_MS = 2_000;
 export const DEFAULT_CANARY: CanarySettings = { batch: { count: 1 }, windowMs: 10_000 };
 
 /** Defaults for every stack, from the config's `defaults:` key. */
-export type SettingsDefaults = Omit<DeploySettings, 'origin' | 'file' | 'compose'>;
+export type SettingsDefaults = Omit<DeploySettings, 'origin' | 'file' | 'compose' | 'migrations'>;
 
 export interface DiscoveredStack {
   /** The settings' projectName, else the folder's name. */

@@ -87,4 +87,17 @@ export const MIGRATIONS: readonly string[] = [
   `,
   // Several sources: the one a stack comes from (NULL for stacks recorded before: `default`'s).
   `ALTER TABLE stacks ADD COLUMN source TEXT;`,
+  // Migration jobs that succeeded, per version: a retried deployment does not run them again.
+  `
+  CREATE TABLE migration_runs (
+    stack TEXT NOT NULL,
+    version TEXT NOT NULL,
+    name TEXT NOT NULL,
+    exit_code INTEGER NOT NULL,
+    output TEXT NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    finished_at TEXT NOT NULL,
+    PRIMARY KEY (stack, version, name)
+  );
+  `,
 ];

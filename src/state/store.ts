@@ -17,6 +17,7 @@ import type {
   DeploymentState,
   HealthRecord,
   JournalEntry,
+  MigrationRun,
   StackRecord,
   StackState,
   StateStore,
@@ -105,6 +106,28 @@ interface BadRow {
   at: string;
   /** Joined from version_images. */
   images: string | null;
+}
+
+interface MigrationRunRow {
+  stack: string;
+  version: string;
+  name: string;
+  exit_code: number;
+  output: string;
+  duration_ms: number;
+  finished_at: string;
+}
+
+function toMigrationRun(row: MigrationRunRow): MigrationRun {
+  return {
+    stack: row.stack,
+    version: row.version,
+    name: row.name,
+    exitCode: row.exit_code,
+    output: row.output,
+    durationMs: row.duration_ms,
+    finishedAt: row.finished_at,
+  };
 }
 
 /** A version's image pins (version_images) as JSON; none when it pins nothing. */
@@ -357,6 +380,24 @@ export function openStateStore(dbPath: string, options: StateStoreOptions = {}):
         AND NOT EXISTS (SELECT 1 FROM stacks s WHERE s.name = v.stack
           AND v.version IN (s.running_version, s.good_version))
         AND NOT EXISTS (SELECT 1 FROM bad_versions b WHERE b.stack = v.stack AND b.version = v.version)`),
+    // Runs of versions nothing refers to any more, as pruneImages.
+    pruneMigrationRuns: db.prepare<[string]>(`
+      DELETE FROM migration_runs AS m WHERE m.stack = ?
+        AND NOT EXISTS (SELECT 1 FROM deployments d WHERE d.stack = m.stack AND d.version = m.version)
+        AND NOT EXISTS (SELECT 1 FROM stacks s WHERE s.name = m.stack
+          AND m.version IN (s.running_version, s.good_version))`),
+    saveMigrationRun: db.prepare(`
+      INSERT INTO migration_runs (stack, version, name, exit_code, output, duration_ms, finished_at)
+      VALUES (@stack, @version, @name, @exit_code, @output, @duration_ms, @finished_at)
+      ON CONFLICT (stack, version, name) DO UPDATE SET exit_code = excluded.exit_code,
+        output = excluded.output, duration_ms = excluded.duration_ms,
+        finished_at = excluded.finished_at`),
+    migrationRun: db.prepare<[string, string, string], MigrationRunRow>(
+      'SELECT * FROM migration_runs WHERE stack = ? AND version = ? AND name = ?',
+    ),
+    listMigrationRuns: db.prepare<[string], MigrationRunRow>(
+      'SELECT * FROM migration_runs WHERE stack = ? ORDER BY finished_at DESC, name',
+    ),
     pruneDeployments: db.prepare<[string, string, number]>(`
       DELETE FROM deployments WHERE stack = ?
         AND state IN (${FINAL_STATES.map((s) => `'${s}'`).join(', ')})
@@ -544,6 +585,7 @@ export function openStateStore(dbPath: string, options: StateStoreOptions = {}):
         saveImages(record.stack, record.version, record.images);
         sql.pruneDeployments.run(input.stack, input.stack, maxDeployments);
         sql.pruneImages.run(input.stack);
+        sql.pruneMigrationRuns.run(input.stack);
         return loadDeployment(id);
       });
     },
@@ -640,6 +682,29 @@ export function openStateStore(dbPath: string, options: StateStoreOptions = {}):
 
     listBad(stack): BadVersion[] {
       return (stack === undefined ? sql.listBad.all() : sql.listBadOf.all(stack)).map(toBad);
+    },
+
+    recordMigrationRun(run): void {
+      write('recordMigrationRun', () => {
+        sql.saveMigrationRun.run({
+          stack: run.stack,
+          version: run.version,
+          name: run.name,
+          exit_code: run.exitCode,
+          output: run.output,
+          duration_ms: Math.round(run.durationMs),
+          finished_at: now(),
+        });
+      });
+    },
+
+    migrationRun(stack, version, name): MigrationRun | undefined {
+      const row = sql.migrationRun.get(stack, version, name);
+      return row === undefined ? undefined : toMigrationRun(row);
+    },
+
+    listMigrationRuns(stack): MigrationRun[] {
+      return sql.listMigrationRuns.all(stack).map(toMigrationRun);
     },
 
     close(): void {

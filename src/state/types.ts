@@ -105,6 +105,19 @@ export interface BadVersion {
   images?: Record<string, string>;
 }
 
+/** A migration job that succeeded for a version of a stack. */
+export interface MigrationRun {
+  stack: string;
+  version: string;
+  /** The job's name in the `migrations` setting. */
+  name: string;
+  exitCode: number;
+  /** The end of its output (at most 64 KiB). */
+  output: string;
+  durationMs: number;
+  finishedAt: string;
+}
+
 /**
  * berth.db. Only the data dir lock's holder opens it for writing; others open it read-only
  * (openStateStore's `readonly`), and any write on such a store throws StateReadOnly.
@@ -140,6 +153,13 @@ export interface StateStore {
   /** Clears one bad mark, or all of the stack's when version is omitted; returns how many. */
   unmark(stack: string, version?: string): number;
   listBad(stack?: string): BadVersion[];
+
+  /** Records a migration job that succeeded, so a retry of the version skips it. */
+  recordMigrationRun(run: Omit<MigrationRun, 'finishedAt'>): void;
+  /** The job's successful run for the version, if it had one. */
+  migrationRun(stack: string, version: string, name: string): MigrationRun | undefined;
+  /** The stack's successful runs, newest first. */
+  listMigrationRuns(stack: string): MigrationRun[];
 
   close(): void;
 }

@@ -1,10 +1,31 @@
 import type { ComposeProject } from '../../compose/types.js';
 import { asideName, candidateName, containerName } from '../../engine/naming.js';
+import { walkServices } from '../../engine/walk.js';
 import { step } from '../shared/step.js';
 import { recordHealth, targetRef } from '../shared/version.js';
 import type { StrategyContext } from '../types.js';
-import type { Replacement, ServiceRollout } from './plan.js';
+import { rollGraph, type Replacement, type RolloutPlan, type ServiceRollout } from './plan.js';
 import { RolloutFailure, type RolloutOptions, type RolloutState, type Started } from './types.js';
+
+/**
+ * Rolls every service of the plan, each as soon as the rolls of the services it depends on
+ * have finished: independent services roll side by side, whatever their dependency level.
+ * After a failure nothing new starts, the rolls under way finish, and the first failure is
+ * thrown.
+ */
+export async function rollServices(
+  ctx: StrategyContext,
+  project: ComposeProject,
+  plan: RolloutPlan,
+  options: RolloutOptions,
+  labels: Record<string, string>,
+  state: RolloutState,
+): Promise<void> {
+  const byName = new Map(plan.services.map((s) => [s.service, s]));
+  await walkServices(rollGraph(plan), (name) =>
+    rollService(ctx, project, byName.get(name)!, options, labels, state),
+  );
+}
 
 /** Rolls one service: stop-first, or batch by batch beside the old containers. */
 export async function rollService(

@@ -1,5 +1,6 @@
 import type { ComposeProject, ServiceConfig } from '../../compose/types.js';
 import type { ContainerPlanItem } from '../../engine/types.js';
+import { projectGraph, type DependencyGraph } from '../../engine/walk.js';
 import type { BatchSize } from '../../stack/types.js';
 import type { PlanEntry } from '../../plan-entry.js';
 
@@ -21,8 +22,13 @@ export interface Replacement {
 
 export interface ServiceRollout {
   service: string;
-  /** Dependency level: every service of a lower level is rolled first. */
+  /** Dependency level: orders the plan's lines; the roll itself waits only for `after`. */
   level: number;
+  /**
+   * The rolled services this one depends on, directly or through services left unchanged:
+   * its roll starts once theirs have finished.
+   */
+  after: string[];
   mode: RolloutMode;
   /** Why the service is rolled stop-first, or why it is rolled at all. */
   reason: string;
@@ -120,10 +126,61 @@ export function batchCount(batch: BatchSize | undefined, count: number): number 
   return Math.max(1, Math.min(count, Math.ceil((count * batch.percent) / 100)));
 }
 
+/** The rolled services `name` depends on, looking through the ones that are not rolled. */
+function rolledDependencies(
+  graph: DependencyGraph,
+  rolled: ReadonlySet<string>,
+  name: string,
+): string[] {
+  const found = new Set<string>();
+  const seen = new Set<string>([name]);
+  const queue = [...(graph.get(name) ?? [])];
+  for (let dep = queue.shift(); dep !== undefined; dep = queue.shift()) {
+    if (seen.has(dep)) continue;
+    seen.add(dep);
+    if (rolled.has(dep)) found.add(dep);
+    else queue.push(...(graph.get(dep) ?? []));
+  }
+  return [...found].sort();
+}
+
+/** The graph the rollout walks: each rolled service and the rolled services it waits for. */
+export function rollGraph(plan: Pick<RolloutPlan, 'services'>): DependencyGraph {
+  return new Map(plan.services.map((s) => [s.service, s.after]));
+}
+
 function chunk<T>(list: T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
   return out;
+}
+
+/** What --dry-run prints and the deployment log records, one line per service or removal. */
+function planLines(
+  { services, unchanged, removals }: Omit<RolloutPlan, 'entries'>,
+  method: RolloutMethod,
+): PlanEntry[] {
+  const entries: PlanEntry[] = [];
+  for (const s of services) {
+    const count = `${s.replacements.length} container${s.replacements.length === 1 ? '' : 's'}`;
+    const batches =
+      s.batches.length > 1 ? `, ${s.batches.length} batches of up to ${s.batches[0]!.length}` : '';
+    entries.push({
+      subject: s.service,
+      action: s.replacements.some((r) => r.old !== undefined) ? 'recreate' : 'create',
+      reason:
+        s.mode === 'stop-first'
+          ? `stop-first (${s.reason}): old containers stop before the new start; ${count}`
+          : `${method} side by side (${s.reason}); ${count}${batches}`,
+    });
+  }
+  for (const name of unchanged) {
+    entries.push({ subject: name, action: 'unchanged', reason: 'config unchanged' });
+  }
+  for (const r of removals) {
+    entries.push({ subject: r.name, action: 'remove', reason: `${r.reason}, after the switch` });
+  }
+  return entries;
 }
 
 /**
@@ -214,6 +271,7 @@ export function computeRolloutPlan(input: RolloutPlanInput): RolloutPlan {
     services.push({
       service: name,
       level: levelOf.get(name) ?? 0,
+      after: [],
       mode,
       reason: mode === 'stop-first' ? stopFirst! : why,
       replacements,
@@ -221,25 +279,10 @@ export function computeRolloutPlan(input: RolloutPlanInput): RolloutPlan {
     });
   }
 
-  const entries: PlanEntry[] = [];
-  for (const s of services) {
-    const count = `${s.replacements.length} container${s.replacements.length === 1 ? '' : 's'}`;
-    const batches =
-      s.batches.length > 1 ? `, ${s.batches.length} batches of up to ${s.batches[0]!.length}` : '';
-    entries.push({
-      subject: s.service,
-      action: s.replacements.some((r) => r.old !== undefined) ? 'recreate' : 'create',
-      reason:
-        s.mode === 'stop-first'
-          ? `stop-first (${s.reason}): old containers stop before the new start; ${count}`
-          : `${method} side by side (${s.reason}); ${count}${batches}`,
-    });
-  }
-  for (const name of unchanged) {
-    entries.push({ subject: name, action: 'unchanged', reason: 'config unchanged' });
-  }
-  for (const r of removals) {
-    entries.push({ subject: r.name, action: 'remove', reason: `${r.reason}, after the switch` });
-  }
-  return { services, unchanged, removals, entries };
+  const graph = projectGraph(project);
+  const rolled = new Set(services.map((s) => s.service));
+  for (const s of services) s.after = rolledDependencies(graph, rolled, s.service);
+
+  const plan = { services, unchanged, removals };
+  return { ...plan, entries: planLines(plan, method) };
 }

@@ -40,11 +40,12 @@ export async function planEntries(ctx: PlanContext, method: RolloutMethod): Prom
   return plan.entries;
 }
 
-/** One line for the journal: how each service is rolled. */
+/** One line for the journal: how each service is rolled, and after which rolls. */
 export function describePlan(plan: RolloutPlan): string {
   const parts = plan.services.map(
     (s) =>
-      `${s.service}: ${s.mode}${s.batches.length > 1 ? ` in ${s.batches.length} batches` : ''}`,
+      `${s.service}: ${s.mode}${s.batches.length > 1 ? ` in ${s.batches.length} batches` : ''}` +
+      (s.after.length > 0 ? ` after ${s.after.join(', ')}` : ''),
   );
   return parts.length === 0 ? 'nothing to roll' : parts.join(', ');
 }

@@ -9,11 +9,12 @@ import { runSimple } from '../simple/run.js';
 import { fallBackToGood, type Failure } from '../shared/fall-back.js';
 import { keepGood, markBad } from '../shared/good.js';
 import { postDeploy, preDeploy } from '../shared/hooks.js';
+import { runMigrations } from '../shared/migrations.js';
 import { errorOf, preDeployFailed, rolledBack, succeeded, withNote } from '../shared/results.js';
 import { step } from '../shared/step.js';
 import { applyVersion, loadRunning, targetRef, waitAndRecord } from '../shared/version.js';
 import type { DeploymentResult, StrategyContext } from '../types.js';
-import { rollService } from './batches.js';
+import { rollServices } from './batches.js';
 import type { RolloutPlan } from './plan.js';
 import { describePlan, planRollout } from './planner.js';
 import { retireOld, undoRollout } from './retire.js';
@@ -64,7 +65,7 @@ export async function runRollout(
   return switchOver(ctx, options, rolled, state, good);
 }
 
-/** Loads, prepares and plans the version, then rolls its services level by level. */
+/** Loads, prepares and plans the version, then rolls its services by the dependency graph. */
 async function rollAll(
   ctx: StrategyContext,
   options: RolloutOptions,
@@ -89,16 +90,9 @@ async function rollAll(
     );
     state.plan = plan;
     await step(ctx, 'plan', describePlan(plan), () => logPlan(ctx, plan));
+    await runMigrations(ctx, project);
     const labels = versionLabels(target.version);
-    const levels = [...new Set(plan.services.map((s) => s.level))].sort((a, b) => a - b);
-    for (const level of levels) {
-      const here = plan.services.filter((s) => s.level === level);
-      const results = await Promise.allSettled(
-        here.map((s) => rollService(ctx, project, s, options, labels, state)),
-      );
-      const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (rejected !== undefined) throw rejected.reason;
-    }
+    await rollServices(ctx, project, plan, options, labels, state);
     return { project, plan };
   } catch (err) {
     if (err instanceof RolloutFailure)

@@ -8,6 +8,7 @@ import { failed, preDeployFailed, succeeded, withNote } from '../shared/results.
 import { step } from '../shared/step.js';
 import { applyVersion, loadRunning, targetRef, waitAndRecord } from '../shared/version.js';
 import type { DeploymentResult, StrategyContext } from '../types.js';
+import { migrateBeforeStart } from './migrate.js';
 
 export interface SimpleOptions {
   /** false for `blind`: apply and trust it. */
@@ -77,6 +78,7 @@ async function deploy(
     const project = await step(ctx, 'load', 'load the compose project from running_stacks', () =>
       loadRunning(ctx),
     );
+    await migrateBeforeStart(ctx, project);
     await step(ctx, 'apply', `deploy ${shortVersion(ref.version)}`, () =>
       applyVersion(ctx, project, ref),
     );

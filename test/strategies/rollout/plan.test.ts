@@ -8,7 +8,9 @@ import {
   computeRolloutPlan,
   stopFirstReason,
   type RolloutPlanInput,
+  rollGraph,
 } from '../../../src/strategies/rollout/plan.js';
+import { describePlan } from '../../../src/strategies/rollout/planner.js';
 import { SettingsError } from '../../../src/errors.js';
 import { assertExclusiveVolumesDeclared } from '../../../src/stack/settings.js';
 import type { BatchSize, DeploySettings } from '../../../src/stack/types.js';
@@ -94,6 +96,7 @@ describe('computeRolloutPlan: what changes', () => {
       {
         service: 'web',
         level: 0,
+        after: [],
         mode: 'side-by-side',
         reason: 'config hash changed',
         replacements: [
@@ -680,6 +683,54 @@ describe('computeRolloutPlan: order', () => {
       'worker',
       'web',
     ]);
+  });
+
+  it('makes each rolled service wait for the rolled services it depends on, not for its level', () => {
+    const dep = { condition: 'service_started' as const, required: true, restart: false };
+    const p = project('p', [
+      service('slow'),
+      service('fast'),
+      service('top', { dependsOn: { fast: dep } }),
+      service('web', { dependsOn: { api: dep } }),
+      service('api', { dependsOn: { slow: dep, fast: dep } }),
+      service('side', { volumesFrom: ['service:fast'] }),
+    ]);
+    const result = plan(p, [
+      item('slow', 1, 'recreate'),
+      item('fast', 1, 'recreate'),
+      item('top', 1, 'recreate'),
+      // api is unchanged: web still waits for what api depends on. side mounts fast's volumes,
+      // so fast rolls stop-first.
+      item('api', 1, 'unchanged'),
+      item('web', 1, 'recreate'),
+      item('side', 1, 'create'),
+    ]);
+    expect(result.services.map((s) => [s.service, s.level, s.after])).toEqual([
+      ['fast', 0, []],
+      ['slow', 0, []],
+      ['side', 1, ['fast']],
+      ['top', 1, ['fast']],
+      ['web', 2, ['fast', 'slow']],
+    ]);
+    expect([...rollGraph(result)]).toEqual([
+      ['fast', []],
+      ['slow', []],
+      ['side', ['fast']],
+      ['top', ['fast']],
+      ['web', ['fast', 'slow']],
+    ]);
+    expect(describePlan(result)).toBe(
+      'fast: stop-first, slow: side-by-side, side: side-by-side after fast, ' +
+        'top: side-by-side after fast, web: side-by-side after fast, slow',
+    );
+  });
+
+  it('lets a rolled service wait for nothing when what it depends on is not rolled', () => {
+    const dep = { condition: 'service_healthy' as const, required: true, restart: false };
+    const p = project('p', [service('web', { dependsOn: { db: dep } }), service('db')]);
+    const result = plan(p, [item('db', 1, 'unchanged'), item('web', 1, 'recreate')]);
+    expect(result.services.map((s) => [s.service, s.after])).toEqual([['web', []]]);
+    expect(describePlan(result)).toBe('web: side-by-side');
   });
 
   it('lists rolled services first, then unchanged ones, then removals', () => {
